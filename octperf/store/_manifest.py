@@ -1,0 +1,14 @@
+"""The run manifest: what ran, where, with which versions, and how it ended.
+
+Format history (``format_version``):
+
+1. First version: run_id, profile, testbed, versions, host, started_at,
+   ended_at, status, runner_pid, notes, events.
+"""
+
+from __future__ import annotations
+
+FORMAT_VERSION = 1
+READABLE_VERSIONS = {1}
+
+STATUSES = ("running", "complete", "incomplete", "failed")
