@@ -94,6 +94,9 @@ class LocalBed(_Strict):
         max_length=64,
     )
     member_port: Annotated[int, Field(ge=1, le=65535)] = 8080
+    haproxy_nbthread: Annotated[int | None, Field(ge=1, le=64)] = 1
+    """HAProxy threads; 1 as in an amphora of the default one-vCPU flavor,
+    None lets HAProxy start one per CPU."""
 
     @field_validator("vip", "members")
     @classmethod
@@ -182,7 +185,10 @@ def _read_yaml(path: Path) -> dict:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as error:
-        raise ConfigError(f"{path} is not valid YAML: {error}") from None
+        where = getattr(error, "problem_mark", None)
+        line = f" at line {where.line + 1}" if where is not None else ""
+        problem = getattr(error, "problem", None) or "cannot parse"
+        raise ConfigError(f"{path} is not valid YAML{line}: {problem}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: a profile is a YAML mapping with at least 'name'")
     return data

@@ -1,1 +1,29 @@
-"""(being written)"""
+"""Test beds: bring up HAProxy (the amphora) and its members, take them down.
+
+Every bed renders the same templates (``templates/testbed``) and hands back
+the same ``Endpoints``: the VIP URL, the stats socket and the processes to
+sample.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from octperf.errors import ConfigError
+from octperf.profile import Profile
+from octperf.testbed._endpoints import Endpoints
+from octperf.testbed.local import LocalBed
+
+__all__ = ["Endpoints", "LocalBed", "make_bed"]
+
+BEDS = {"local": LocalBed}
+
+
+def make_bed(profile: Profile, workdir: Path) -> LocalBed:
+    """The bed named by ``profile.testbed``."""
+    try:
+        return BEDS[profile.testbed](profile, workdir)
+    except KeyError:
+        raise ConfigError(
+            f"unknown testbed {profile.testbed!r}; known: {', '.join(BEDS)}"
+        ) from None

@@ -1,0 +1,204 @@
+"""One run: bed up, load and collectors, bed down, summary.
+
+The order matters for honest numbers and clean stops: collectors start
+before the load and take a last sample after it; HAProxy's ``req_tot`` is
+read right before the load starts and right after it ends, so the client
+and HAProxy counts cover the same window. On Ctrl-C the load stops first,
+the collectors flush, then the bed goes down; the run is kept, marked
+``incomplete``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from octperf import __version__
+from octperf._host import host_facts, package_version, python_version
+from octperf.collectors import (
+    HAProxyCollector,
+    HostCollector,
+    ProcessCollector,
+    Sampler,
+    StatsSocket,
+    frontend_counter,
+)
+from octperf.load import LoadResult, LocustLoad
+from octperf.profile import Profile
+from octperf.store import RunDir, create_run
+from octperf.testbed import Endpoints, make_bed
+
+log = logging.getLogger(__name__)
+
+# Time allowed beyond the profile's duration for spawning and stopping users.
+LOAD_GRACE_S = 60.0
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """Where a finished run is and what it counted."""
+
+    run_dir: Path
+    status: str
+    summary: dict[str, Any]
+
+
+@dataclass
+class _Window:
+    """The load window and HAProxy's request counter at its edges."""
+
+    started_at: float | None = None
+    ended_at: float | None = None
+    req_tot_before: int | None = None
+    req_tot_after: int | None = None
+    result: LoadResult | None = None
+
+
+def execute(
+    profile: Profile,
+    data_dir: Path,
+    on_load_start: Callable[[float], None] | None = None,
+) -> RunOutcome:
+    """Run ``profile`` once and store everything under ``data_dir/runs``.
+
+    ``on_load_start`` is called with the load's duration when Locust starts
+    (the CLI shows a progress bar). The run directory is kept whatever happens; its manifest says
+    ``complete``, ``incomplete`` (interrupted) or ``failed``.
+    """
+    run = create_run(
+        data_dir,
+        profile.name,
+        profile=profile.model_dump(mode="json"),
+        testbed=profile.testbed,
+        versions={"octperf": __version__, "python": python_version()},
+        host=host_facts(),
+    )
+    log.info("run %s started", run.path)
+    window, status = _Window(), "failed"
+    try:
+        _run_on_bed(profile, run, window, on_load_start)
+        status = "complete"
+    except KeyboardInterrupt:
+        status = "incomplete"
+        run.add_event("interrupted", "stopped by Ctrl-C or SIGTERM before the end")
+        raise
+    finally:
+        run.finish(status)
+        summary = _summarise(run, profile, window, status)
+        log.info("run %s %s", run.run_id, status)
+    return RunOutcome(run.path, status, summary)
+
+
+def _run_on_bed(
+    profile: Profile,
+    run: RunDir,
+    window: _Window,
+    on_load_start: Callable[[float], None] | None,
+) -> None:
+    bed = make_bed(profile, run.path)
+    with bed as endpoints:
+        versions = run.manifest()["versions"] | bed.versions()
+        run.update_manifest(bed=endpoints.to_manifest(), versions=versions)
+        _load_with_collectors(profile, run, endpoints, window, on_load_start)
+
+
+def _load_with_collectors(
+    profile: Profile,
+    run: RunDir,
+    endpoints: Endpoints,
+    window: _Window,
+    on_load_start: Callable[[float], None] | None,
+) -> None:
+    stats = StatsSocket(endpoints.stats_socket)
+    processes = ProcessCollector(dict(endpoints.processes))
+    collectors = [HAProxyCollector(stats), HostCollector(), processes]
+    with Sampler(run, collectors, profile.collect.interval_s):
+        window.req_tot_before = frontend_counter(stats.show_stat(), endpoints.frontend)
+        load = LocustLoad(profile, endpoints.vip_url, run)
+        run.update_manifest(versions=run.manifest()["versions"] | load.versions())
+        try:
+            window.started_at = time.time()
+            load.start()
+            run.update_manifest(load=_load_manifest(window, load))
+            for role, pid in load.processes().items():
+                processes.add(role, pid)
+            log.info("load started: %s users for %s s", profile.load.users,
+                     profile.load.duration_s)  # fmt: skip
+            if on_load_start is not None:
+                on_load_start(profile.load.duration_s)
+            window.result = load.wait(profile.load.duration_s + LOAD_GRACE_S)
+        finally:
+            load.stop()
+            window.ended_at = time.time()
+            window.req_tot_after = _counter_or_none(stats, endpoints.frontend)
+            run.update_manifest(load=_load_manifest(window, load))
+
+
+def _counter_or_none(stats: StatsSocket, frontend: str) -> int | None:
+    # After a failure HAProxy may be gone; the summary then says "unknown".
+    try:
+        return frontend_counter(stats.show_stat(), frontend)
+    except Exception as error:  # noqa: BLE001 - any failure here means unknown
+        log.warning("could not read req_tot after the load: %s", error)
+        return None
+
+
+def _load_manifest(window: _Window, load: LocustLoad) -> dict[str, Any]:
+    result = window.result
+    return {
+        "started_at": result.started_at if result else window.started_at,
+        "ended_at": result.ended_at if result else window.ended_at,
+        "workers": load.workers,
+        "processes": [{"role": r, "pid": p} for r, p in load.processes().items()],
+    }
+
+
+def _summarise(
+    run: RunDir, profile: Profile, window: _Window, status: str
+) -> dict[str, Any]:
+    result = window.result
+    client = None
+    if result is not None:
+        client = {"total": result.requests, "successes": result.successes,
+                  "failures": result.failures}  # fmt: skip
+    haproxy_total = _difference(window.req_tot_before, window.req_tot_after)
+    summary = {
+        "status": status,
+        "testbed": profile.testbed,
+        "duration_s": _duration(window),
+        "requests": {
+            "client": client,
+            "haproxy": {"req_tot": haproxy_total,
+                        "frontend": profile.listener_id()},  # fmt: skip
+            "difference_pct": _difference_pct(client, haproxy_total),
+        },
+        "failures": client["failures"] if client else None,
+        "samples": run.table_rows(),
+    }
+    run.write_summary(summary)
+    return summary
+
+
+def _duration(window: _Window) -> float | None:
+    result = window.result
+    if result is not None and result.started_at and result.ended_at:
+        return round(result.ended_at - result.started_at, 3)
+    if window.started_at and window.ended_at:
+        return round(window.ended_at - window.started_at, 3)
+    return None
+
+
+def _difference(before: int | None, after: int | None) -> int | None:
+    if before is None or after is None or after < before:
+        return None  # unknown, or HAProxy restarted in between
+    return after - before
+
+
+def _difference_pct(client: dict | None, haproxy_total: int | None) -> float | None:
+    if not client or not client["total"] or haproxy_total is None:
+        return None
+    return round((haproxy_total - client["total"]) / client["total"] * 100, 3)

@@ -1,0 +1,37 @@
+"""Helpers shared by the tests."""
+
+from __future__ import annotations
+
+import time
+
+import psutil
+
+from octperf.profile import Profile, profile_from_dict
+
+
+def small_profile(name: str = "t", **sections: dict) -> Profile:
+    """A profile for tests: few users, a few seconds, on the default addresses."""
+    data: dict = {
+        "name": name,
+        "load": {"users": 10, "spawn_rate": 10, "duration_s": 6, "workers": 2},
+    }
+    for key, value in sections.items():
+        data[key] = {**data.get(key, {}), **value}
+    return profile_from_dict(data)
+
+
+def assert_gone(pids: list[int], within_s: float = 5.0) -> None:
+    """Fail if any of ``pids`` is still a live (non-zombie) process."""
+    deadline = time.monotonic() + within_s
+    alive = pids
+    while alive and time.monotonic() < deadline:
+        alive = [pid for pid in pids if _alive(pid)]
+        time.sleep(0.1)
+    assert not alive, f"processes left behind: {alive}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
