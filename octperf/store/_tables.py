@@ -11,6 +11,7 @@ import csv
 import logging
 import threading
 from collections.abc import Iterable, Mapping
+from typing import IO
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ class TableWriter:
         self._columns: list[str] | None = list(columns) if columns else None
         self._lock = threading.Lock()
         self._warned: set[str] = set()
-        self._file = None
+        self._file: IO[str] | None = None
         self._writer: Any = None
 
     def append(self, rows: Iterable[Mapping[str, Any]]) -> None:
@@ -62,9 +63,15 @@ class TableWriter:
         if self._columns is None:
             self._columns = list(first)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        fresh = not self.path.exists() or self.path.stat().st_size == 0
+        if not fresh:
+            # Appending to a table another writer began: keep its columns.
+            with self.path.open(newline="", encoding="utf-8") as existing:
+                self._columns = next(csv.reader(existing), self._columns)
         self._file = self.path.open("a", newline="", encoding="utf-8")
         self._writer = csv.DictWriter(self._file, self._columns, extrasaction="ignore")
-        self._writer.writeheader()
+        if fresh:
+            self._writer.writeheader()
 
 
 def _cell(value: Any) -> Any:

@@ -55,3 +55,14 @@ def test_a_directory_without_manifest_is_not_a_run(tmp_path: Path) -> None:
     """open_run on any folder says where runs live."""
     with pytest.raises(StoreError, match="not a run directory"):
         open_run(tmp_path)
+
+
+def test_a_second_writer_appends_under_the_same_header(tmp_path: Path) -> None:
+    """Reopening a table adds rows, never a second header."""
+    run = create_run(tmp_path, "p")
+    run.table("t").append([{"a": 1, "b": 2}])
+    run.close_tables()
+    again = open_run(run.path)
+    again.table("t").append([{"b": 4, "a": 3}])
+    again.close_tables()
+    assert again.read_table("t").to_dict("list") == {"a": [1, 3], "b": [2, 4]}
