@@ -1,1 +1,55 @@
-"""(being written)"""
+"""What a stored run says: tidy frames, window percentiles, a summary, plots.
+
+The analysis reads run directories only (docs/run-directory.md), so it
+works as well on a run imported from a production amphora as on one octperf
+made. Each frame function takes a ``RunDir`` and returns a pandas frame with
+``ts`` (Unix seconds) and ``t`` (seconds since the load started); a table
+the run lacks gives an empty frame, never an error.
+
+    run = octperf.open_run("data/runs/20261203T171500Z-demo-1a2b3c")
+    analysis.latency(run)              # p50/p90/p99 per second
+    analysis.latency_percentiles(run)  # over the whole load window, exact
+"""
+
+from octperf.analysis._frames import (
+    client_rate,
+    connections,
+    cpu_by_role,
+    haproxy_rate,
+    host_cpu,
+    latency,
+)
+from octperf.analysis._hdr import latency_percentiles, merged_histogram
+from octperf.analysis._plots import (
+    plot_cpu_by_role,
+    plot_failures,
+    plot_host_cpu,
+    plot_latency,
+    plot_queues,
+    plot_requests,
+    plot_sessions,
+)
+from octperf.analysis._summary import NO_DATA, summary_table
+from octperf.analysis._time import load_window, time_origin
+
+__all__ = [
+    "NO_DATA",
+    "client_rate",
+    "connections",
+    "cpu_by_role",
+    "haproxy_rate",
+    "host_cpu",
+    "latency",
+    "latency_percentiles",
+    "load_window",
+    "merged_histogram",
+    "plot_cpu_by_role",
+    "plot_failures",
+    "plot_host_cpu",
+    "plot_latency",
+    "plot_queues",
+    "plot_requests",
+    "plot_sessions",
+    "summary_table",
+    "time_origin",
+]

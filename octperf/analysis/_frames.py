@@ -1,0 +1,115 @@
+"""Tidy frames over time, one per question the report asks of a run.
+
+Every frame has ``ts`` (Unix seconds) and ``t`` (seconds since the load
+started) and is empty, with its columns, when the run lacks the table. A
+column the source did not write is all unknown (NaN), never zero.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from octperf.analysis._time import time_origin, with_time
+from octperf.store import RunDir
+
+# HAProxy's `show stat` "type" field (management guide, section 9.1).
+PROXY_KINDS = {0: "frontend", 1: "backend", 2: "server", 3: "listener"}
+
+PERCENTILES = {
+    "p50": "latency_p50_ms",
+    "p90": "latency_p90_ms",
+    "p99": "latency_p99_ms",
+}
+
+
+def client_rate(run: RunDir) -> pd.DataFrame:
+    """Requests and failures per second as Locust counted them, all workers.
+
+    Columns ``ts`` (start of the one-second bucket), ``t``, ``requests``,
+    ``failures``; a bucket's counts are its rate in requests per second.
+    """
+    return _timed(run, _read(run, "locust", ["ts", "requests", "failures"]))
+
+
+def haproxy_rate(run: RunDir) -> pd.DataFrame:
+    """Requests per second each HAProxy frontend received, from ``req_tot``.
+
+    One row per interval between two samples of a frontend, stamped at its
+    start like Locust's buckets: ``ts``, ``t``, ``frontend``, ``interval_s``,
+    ``requests`` (increase of ``req_tot``), ``requests_per_s``. An interval
+    in which the counter went backwards (HAProxy reloaded and restarted its
+    counters) is dropped, so no rate is negative.
+    """
+    stat = _read(run, "haproxy_stat", ["ts", "pxname", "type", "req_tot"])
+    stat = stat[stat["type"] == 0].sort_values(["pxname", "ts"], kind="stable")
+    grouped = stat.groupby("pxname", sort=False)
+    frame = pd.DataFrame(
+        {
+            "ts": grouped["ts"].shift(),
+            "frontend": stat["pxname"],
+            "interval_s": grouped["ts"].diff(),
+            "requests": grouped["req_tot"].diff(),
+        }
+    )
+    frame = frame[(frame["requests"] >= 0) & (frame["interval_s"] > 0)]
+    frame = frame.assign(requests_per_s=frame["requests"] / frame["interval_s"])
+    return _timed(run, frame)
+
+
+def latency(run: RunDir) -> pd.DataFrame:
+    """Response time percentiles per second, long: one row per percentile.
+
+    Columns ``ts``, ``t``, ``percentile`` (``p50``, ``p90``, ``p99``),
+    ``latency_ms``. Seconds without responses have no rows.
+    """
+    table = _read(run, "locust", ["ts", *PERCENTILES.values()])
+    frame = table.rename(columns={v: k for k, v in PERCENTILES.items()}).melt(
+        id_vars="ts", var_name="percentile", value_name="latency_ms"
+    )
+    return _timed(run, frame.dropna(subset=["latency_ms"]))
+
+
+def connections(run: RunDir) -> pd.DataFrame:
+    """Sessions and queues of every proxy and server, one row per sample.
+
+    Columns ``ts``, ``t``, ``pxname``, ``svname``, ``kind`` (``frontend``,
+    ``backend``, ``server``, ``listener``), ``scur`` (current sessions),
+    ``slim`` (their limit), ``qcur`` (requests queued, backends and servers
+    only).
+    """
+    columns = ["ts", "pxname", "svname", "type", "scur", "slim", "qcur"]
+    frame = _read(run, "haproxy_stat", columns)
+    frame.insert(3, "kind", frame.pop("type").map(PROXY_KINDS))
+    return _timed(run, frame)
+
+
+def cpu_by_role(run: RunDir) -> pd.DataFrame:
+    """CPU of each role per sample: the sum over its processes and children.
+
+    Columns ``ts``, ``t``, ``role``, ``cpu_percent`` (percent of one core, so
+    above 100 for a role using several).
+    """
+    table = _read(run, "process", ["ts", "role", "cpu_percent"])
+    grouped = table.groupby(["ts", "role"], as_index=False, sort=False)
+    return _timed(run, grouped["cpu_percent"].sum(min_count=1))
+
+
+def host_cpu(run: RunDir) -> pd.DataFrame:
+    """Host CPU use per sample and CPU (``cpu`` is ``total`` or its number).
+
+    Columns ``ts``, ``t``, ``cpu``, then ``busy``, ``user``, ``system``,
+    ``softirq``, ``irq``, ``iowait``, ``steal`` in percent of that CPU.
+    """
+    columns = ["ts", "cpu", "busy", "user", "system", "softirq", "irq", "iowait"]
+    frame = _read(run, "host_cpu", [*columns, "steal"])
+    frame["cpu"] = frame["cpu"].astype(str)
+    return _timed(run, frame)
+
+
+def _read(run: RunDir, source: str, columns: list[str]) -> pd.DataFrame:
+    """``columns`` of table ``source``; absent columns are unknown (NaN)."""
+    return run.read_table(source).reindex(columns=columns)
+
+
+def _timed(run: RunDir, frame: pd.DataFrame) -> pd.DataFrame:
+    return with_time(frame, time_origin(run))
