@@ -6,4 +6,11 @@ from octperf.store import RunDir, open_run
 
 __version__ = "0.1.0"
 
-__all__ = ["OctperfError", "Profile", "RunDir", "__version__", "load_profile", "open_run"]
+__all__ = [
+    "OctperfError",
+    "Profile",
+    "RunDir",
+    "__version__",
+    "load_profile",
+    "open_run",
+]

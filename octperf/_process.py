@@ -7,6 +7,7 @@ so children (nginx workers, Locust greenlet helpers) go with it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -29,6 +30,7 @@ class ManagedProcess:
     popen: subprocess.Popen
     log_path: Path
     argv: list[str] = field(default_factory=list)
+    stopped: bool = False
 
     @property
     def pid(self) -> int:
@@ -38,7 +40,14 @@ class ManagedProcess:
         return self.popen.poll() is None
 
     def stop(self, grace_s: float = 5.0) -> int | None:
-        """SIGTERM the process group, SIGKILL it after ``grace_s``; reap it."""
+        """SIGTERM the process group, SIGKILL it after ``grace_s``; reap it.
+
+        Safe to call twice: the group is signalled only on the first call,
+        so a PID reused after the first stop is never touched.
+        """
+        if self.stopped:
+            return self.popen.returncode
+        self.stopped = True
         if self.alive():
             _signal_group(self.pid, signal.SIGTERM)
             try:
@@ -107,7 +116,5 @@ def wait_until(check, timeout_s: float, what: str, process: ManagedProcess | Non
 
 
 def _signal_group(pgid: int, signum: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signum)
-    except (ProcessLookupError, PermissionError):
-        pass

@@ -7,10 +7,12 @@ keeps its traceback.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -145,22 +147,19 @@ class _LoadProgress:
         self._thread.start()
 
 
-class _expected_failures:
+@contextlib.contextmanager
+def _expected_failures() -> Iterator[None]:
     """Turn OctperfError into one line and exit 1, Ctrl-C into exit 130."""
-
-    def __enter__(self) -> None:
-        signal.signal(signal.SIGTERM, _interrupt)
-
-    def __exit__(self, kind, error, traceback) -> bool:
-        if kind is None:
-            return False
-        if issubclass(kind, OctperfError):
-            console.print(f"[red]octperf: error:[/] {error}", highlight=False, soft_wrap=True)
-            raise typer.Exit(1)
-        if issubclass(kind, KeyboardInterrupt):
-            console.print("octperf: interrupted; the run was stopped and kept")
-            raise typer.Exit(130)
-        return False
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        yield
+    except OctperfError as error:
+        message = f"[red]octperf: error:[/] {error}"
+        console.print(message, highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        console.print("octperf: interrupted; the run was stopped and kept")
+        raise typer.Exit(130) from None
 
 
 def _interrupt(signum: int, frame: object) -> NoReturn:

@@ -44,16 +44,26 @@ def _binary(name: str) -> Check:
     path = _binaries.find(name)
     if path is None:
         package = _binaries.PACKAGES[name]
-        return Check("local", name, "missing", "not found on PATH or in /usr/sbin",
-                     f"sudo apt-get install {package}")  # fmt: skip
+        return Check(
+            "local",
+            name,
+            "missing",
+            "not found on PATH or in /usr/sbin",
+            f"sudo apt-get install {package}",
+        )
     return Check("local", name, "ok", f"{_binaries.version(name)} at {path}")
 
 
 def _locust() -> Check:
     version = package_version("locust")
     if version is None:
-        return Check("local", "locust", "missing", "not installed in this Python",
-                     "pip install -e . (or make venv)")  # fmt: skip
+        return Check(
+            "local",
+            "locust",
+            "missing",
+            "not installed in this Python",
+            "pip install -e . (or make venv)",
+        )
     return Check("local", "locust", "ok", version)
 
 
@@ -62,8 +72,13 @@ def _open_files() -> Check:
     allowed = allowed_maxconn(hard)
     found = f"soft {soft}, hard {hard}: HAProxy maxconn up to {allowed}"
     if allowed < 1000:
-        return Check("local", "open files", "warn", found,
-                     "raise the hard limit (ulimit -Hn, /etc/security/limits.conf)")  # fmt: skip
+        return Check(
+            "local",
+            "open files",
+            "warn",
+            found,
+            "raise the hard limit (ulimit -Hn, /etc/security/limits.conf)",
+        )
     return Check("local", "open files", "ok", found)
 
 
@@ -77,10 +92,20 @@ def _address(profile: Profile) -> Check:
         probe.bind((vip, port))
     except OSError as error:
         if error.errno == errno.EADDRINUSE:
-            return Check("local", "VIP address", "warn", f"{vip}:{port} is in use",
-                         "stop what holds it, or set local.vip / listener.protocol_port")  # fmt: skip
-        return Check("local", "VIP address", "missing", f"{vip}: {error.strerror}",
-                     "the local bed needs 127.0.0.0/8 to be loopback (Linux)")  # fmt: skip
+            return Check(
+                "local",
+                "VIP address",
+                "warn",
+                f"{vip}:{port} is in use",
+                "stop what holds it, or set local.vip / listener.protocol_port",
+            )
+        return Check(
+            "local",
+            "VIP address",
+            "missing",
+            f"{vip}: {error.strerror}",
+            "the local bed needs 127.0.0.0/8 to be loopback (Linux)",
+        )
     finally:
         probe.close()
     return Check("local", "VIP address", "ok", f"{vip}:{port} can be bound")

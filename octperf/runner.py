@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from octperf import __version__
-from octperf._host import host_facts, package_version, python_version
+from octperf._host import host_facts, python_version
 from octperf.collectors import (
+    Collector,
     HAProxyCollector,
     HostCollector,
     ProcessCollector,
@@ -66,8 +67,9 @@ def execute(
     """Run ``profile`` once and store everything under ``data_dir/runs``.
 
     ``on_load_start`` is called with the load's duration when Locust starts
-    (the CLI shows a progress bar). The run directory is kept whatever happens; its manifest says
-    ``complete``, ``incomplete`` (interrupted) or ``failed``.
+    (the CLI shows a progress bar). The run directory is kept whatever
+    happens; its manifest says ``complete``, ``incomplete`` (interrupted) or
+    ``failed``.
     """
     run = create_run(
         data_dir,
@@ -115,19 +117,23 @@ def _load_with_collectors(
 ) -> None:
     stats = StatsSocket(endpoints.stats_socket)
     processes = ProcessCollector(dict(endpoints.processes))
-    collectors = [HAProxyCollector(stats), HostCollector(), processes]
+    collectors: list[Collector] = [HAProxyCollector(stats), HostCollector(), processes]
     with Sampler(run, collectors, profile.collect.interval_s):
         window.req_tot_before = frontend_counter(stats.show_stat(), endpoints.frontend)
         load = LocustLoad(profile, endpoints.vip_url, run)
-        run.update_manifest(versions=run.manifest()["versions"] | load.versions())
+        versions = run.manifest()["versions"] | {"locust": LocustLoad.version()}
+        run.update_manifest(versions=versions)
         try:
             window.started_at = time.time()
             load.start()
             run.update_manifest(load=_load_manifest(window, load))
             for role, pid in load.processes().items():
                 processes.add(role, pid)
-            log.info("load started: %s users for %s s", profile.load.users,
-                     profile.load.duration_s)  # fmt: skip
+            log.info(
+                "load started: %s users for %s s",
+                profile.load.users,
+                profile.load.duration_s,
+            )
             if on_load_start is not None:
                 on_load_start(profile.load.duration_s)
             window.result = load.wait(profile.load.duration_s + LOAD_GRACE_S)
@@ -142,7 +148,7 @@ def _counter_or_none(stats: StatsSocket, frontend: str) -> int | None:
     # After a failure HAProxy may be gone; the summary then says "unknown".
     try:
         return frontend_counter(stats.show_stat(), frontend)
-    except Exception as error:  # noqa: BLE001 - any failure here means unknown
+    except Exception as error:
         log.warning("could not read req_tot after the load: %s", error)
         return None
 
@@ -163,8 +169,11 @@ def _summarise(
     result = window.result
     client = None
     if result is not None:
-        client = {"total": result.requests, "successes": result.successes,
-                  "failures": result.failures}  # fmt: skip
+        client = {
+            "total": result.requests,
+            "successes": result.successes,
+            "failures": result.failures,
+        }
     haproxy_total = _difference(window.req_tot_before, window.req_tot_after)
     summary = {
         "status": status,
@@ -172,8 +181,7 @@ def _summarise(
         "duration_s": _duration(window),
         "requests": {
             "client": client,
-            "haproxy": {"req_tot": haproxy_total,
-                        "frontend": profile.listener_id()},  # fmt: skip
+            "haproxy": {"req_tot": haproxy_total, "frontend": profile.listener_id()},
             "difference_pct": _difference_pct(client, haproxy_total),
         },
         "failures": client["failures"] if client else None,

@@ -94,8 +94,16 @@ def test_ctrl_c_stops_the_run_keeps_it_and_leaves_nothing(tmp_path: Path) -> Non
     profile.write_text(
         "name: interrupted\nload: {users: 5, spawn_rate: 5, duration_s: 60}\n"
     )
-    command = [sys.executable, "-m", "octperf.cli", "run", str(profile),
-               "--data-dir", str(tmp_path / "data"), "--no-report"]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "octperf.cli",
+        "run",
+        str(profile),
+        "--data-dir",
+        str(tmp_path / "data"),
+        "--no-report",
+    ]
     child = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
     try:
         run_dir = _wait_for_load(tmp_path / "data")

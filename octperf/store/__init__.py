@@ -18,13 +18,14 @@ import secrets
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from octperf.errors import StoreError
 from octperf.store._manifest import FORMAT_VERSION, READABLE_VERSIONS, STATUSES
 from octperf.store._tables import TableWriter
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["FORMAT_VERSION", "RunDir", "TableWriter", "create_run", "open_run"]
 
@@ -33,7 +34,7 @@ class RunDir:
     """One run on disk; every write goes through here."""
 
     def __init__(self, path: Path) -> None:
-        self.path = Path(path)
+        self.path = Path(path).resolve()
         self._tables: dict[str, TableWriter] = {}
 
     @property
@@ -62,6 +63,8 @@ class RunDir:
 
     def read_table(self, source: str) -> pd.DataFrame:
         """Load one table; an absent table is an empty frame."""
+        import pandas as pd  # not at import time: Locust processes import this
+
         path = self.tables_dir / f"{source}.csv"
         if not path.exists() or path.stat().st_size == 0:
             return pd.DataFrame()

@@ -11,9 +11,8 @@ import csv
 import logging
 import threading
 from collections.abc import Iterable, Mapping
-from typing import IO
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 log = logging.getLogger(__name__)
 

@@ -3,8 +3,9 @@
 HAProxy derives the descriptors it needs from the global maxconn: two per
 connection (client side and server side), plus, because Octavia's defaults
 enable splicing, maxconn/4 pipes of two descriptors each, plus listeners,
-checks and the stats socket (HAProxy 2.6 asks 22528 for maxconn 9000). When that exceeds the hard RLIMIT_NOFILE it refuses to start
-("Cannot raise FD limit"), so we size maxconn before rendering.
+checks and the stats socket (HAProxy 2.6 asks 22528 for maxconn 9000).
+When that exceeds the hard RLIMIT_NOFILE it refuses to start ("Cannot raise
+FD limit"), so we size maxconn before rendering.
 """
 
 from __future__ import annotations
@@ -34,7 +35,10 @@ def open_files_limits() -> tuple[int, int]:
     """The soft and hard RLIMIT_NOFILE of this process."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     infinite = resource.RLIM_INFINITY
-    return (soft if soft != infinite else 1 << 20, hard if hard != infinite else 1 << 20)
+    return (
+        soft if soft != infinite else 1 << 20,
+        hard if hard != infinite else 1 << 20,
+    )
 
 
 def allowed_maxconn(hard_limit: int) -> int:
@@ -51,16 +55,16 @@ def size_maxconn(connection_limit: int, hard_limit: int) -> MaxconnSizing:
     """
     allowed = allowed_maxconn(hard_limit)
     if connection_limit == -1:
-        if OCTAVIA_DEFAULT_MAXCONN <= allowed:
+        if allowed >= OCTAVIA_DEFAULT_MAXCONN:
             return MaxconnSizing(OCTAVIA_DEFAULT_MAXCONN, None)
         return MaxconnSizing(allowed, _lowered_note(hard_limit, allowed))
     if connection_limit > allowed:
+        needed = int(FDS_PER_CONNECTION * connection_limit) + RESERVED_FDS
         raise EnvironmentProblem(
-            f"listener.connection_limit {connection_limit} needs about "
-            f"{int(FDS_PER_CONNECTION * connection_limit) + RESERVED_FDS} open files but this machine's "
-            f"hard limit is {hard_limit}: set connection_limit to at most "
-            f"{allowed}, or raise the hard limit (ulimit -Hn as root, "
-            "/etc/security/limits.conf)"
+            f"listener.connection_limit {connection_limit} needs about {needed} "
+            f"open files but this machine's hard limit is {hard_limit}: set "
+            f"connection_limit to at most {allowed}, or raise the hard limit "
+            "(ulimit -Hn as root, /etc/security/limits.conf)"
         )
     return MaxconnSizing(connection_limit, None)
 

@@ -16,8 +16,11 @@ from octperf._paths import shipped
 from octperf.profile import Profile
 
 # Octavia's lb_algorithm to HAProxy's balance keyword.
-BALANCE = {"ROUND_ROBIN": "roundrobin", "LEAST_CONNECTIONS": "leastconn",
-           "SOURCE_IP": "source"}  # fmt: skip
+BALANCE = {
+    "ROUND_ROBIN": "roundrobin",
+    "LEAST_CONNECTIONS": "leastconn",
+    "SOURCE_IP": "source",
+}
 
 
 @dataclass(frozen=True)
@@ -50,17 +53,21 @@ def render_haproxy(
         "id": profile.listener_id(),
         "maxconn": maxconn,
     }
-    return _environment().get_template("haproxy.cfg.j2").render(
-        loadbalancer_id=profile.loadbalancer_id(),
-        octperf_version=__version__,
-        run_as_root=run_as_root,
-        stats_socket=stats_socket,
-        global_maxconn=maxconn,
-        nbthread=profile.local.haproxy_nbthread,
-        vip=profile.local.vip,
-        listener=listener,
-        pool=_pool(profile),
-        members=members_of(profile),
+    return (
+        _environment()
+        .get_template("haproxy.cfg.j2")
+        .render(
+            loadbalancer_id=profile.loadbalancer_id(),
+            octperf_version=__version__,
+            run_as_root=run_as_root,
+            stats_socket=stats_socket,
+            global_maxconn=maxconn,
+            nbthread=profile.local.haproxy_nbthread,
+            vip=profile.local.vip,
+            listener=listener,
+            pool=_pool(profile),
+            members=members_of(profile),
+        )
     )
 
 
@@ -72,16 +79,20 @@ def render_nginx(
     run_as_root: bool,
 ) -> str:
     """nginx.conf for one member; one worker, as a small member VM would run."""
-    return _environment().get_template("nginx.conf.j2").render(
-        octperf_version=__version__,
-        member=member,
-        state_dir=state_dir,
-        document_root=document_root,
-        health_path=health_path,
-        run_as_root=run_as_root,
-        worker_processes=1,
-        worker_connections=4096,
-        worker_rlimit_nofile=8192,
+    return (
+        _environment()
+        .get_template("nginx.conf.j2")
+        .render(
+            octperf_version=__version__,
+            member=member,
+            state_dir=state_dir,
+            document_root=document_root,
+            health_path=health_path,
+            run_as_root=run_as_root,
+            worker_processes=1,
+            worker_connections=4096,
+            worker_rlimit_nofile=8192,
+        )
     )
 
 

@@ -42,7 +42,7 @@ class LocalBed:
 
     def __init__(self, profile: Profile, workdir: Path) -> None:
         self.profile = profile
-        self.workdir = Path(workdir)
+        self.workdir = Path(workdir).resolve()
         self.runtime: Path | None = None
         self.processes: list[_process.ManagedProcess] = []
         self.endpoints: Endpoints | None = None
@@ -56,8 +56,9 @@ class LocalBed:
     def up(self) -> Endpoints:
         """Start members then HAProxy; return once traffic flows through the VIP."""
         haproxy, nginx = _binaries.require("haproxy"), _binaries.require("nginx")
-        sizing = size_maxconn(self.profile.listener.connection_limit,
-                              open_files_limits()[1])  # fmt: skip
+        sizing = size_maxconn(
+            self.profile.listener.connection_limit, open_files_limits()[1]
+        )
         if sizing.note:
             log.warning("%s", sizing.note)
         self._check_ports_free()
@@ -100,8 +101,10 @@ class LocalBed:
             )
             path = self._write_config(f"nginx-{member.name}.conf", config)
             error_log = state / "error.log"
-            _check([nginx, "-t", "-q", "-e", str(error_log), "-c", str(path)],
-                   f"nginx -t for {member.name} ({path})")  # fmt: skip
+            _check(
+                [nginx, "-t", "-q", "-e", str(error_log), "-c", str(path)],
+                f"nginx -t for {member.name} ({path})",
+            )
             process = _process.start(
                 member.name,
                 [nginx, "-e", str(error_log), "-c", str(path)],
@@ -121,7 +124,9 @@ class LocalBed:
         path = self._write_config("haproxy.cfg", config)
         _check([haproxy, "-c", "-q", "-f", str(path)], f"haproxy -c ({path})")
         process = _process.start(
-            "haproxy", [haproxy, "-db", "-f", str(path)], self._log_dir() / "haproxy.log"
+            "haproxy",
+            [haproxy, "-db", "-f", str(path)],
+            self._log_dir() / "haproxy.log",
         )
         self.processes.append(process)
         url = self._vip_url() + self._health_path()

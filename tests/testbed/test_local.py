@@ -30,7 +30,12 @@ def test_local_bed_serves_every_object_from_every_member(tmp_path: Path) -> None
 
     assert sizes == {"1k": 1024, "64k": 65536, "1m": 1048576}
     assert members == {"member-1", "member-2", "member-3"}
-    assert sorted(endpoints.processes) == ["haproxy", "member-1", "member-2", "member-3"]
+    assert sorted(endpoints.processes) == [
+        "haproxy",
+        "member-1",
+        "member-2",
+        "member-3",
+    ]
     assert (tmp_path / "bed" / "haproxy.cfg").is_file()
     assert_gone(pids)
     assert not endpoints.stats_socket.parent.exists()
@@ -63,3 +68,11 @@ def test_bed_reports_the_versions_it_runs() -> None:
     versions = LocalBed(small_profile(), Path("unused")).versions()
     assert versions["haproxy"] and versions["haproxy"][0].isdigit()
     assert versions["nginx"] and versions["nginx"][0].isdigit()
+
+
+def test_a_relative_workdir_works_from_any_directory(tmp_path, monkeypatch) -> None:
+    """nginx resolves relative paths against its prefix: the bed passes absolute."""
+    monkeypatch.chdir(tmp_path)
+    with LocalBed(small_profile("relative"), Path("data/runs/x")) as endpoints:
+        assert requests.get(f"{endpoints.vip_url}/health").status_code == 200
+    assert (tmp_path / "data/runs/x/bed/haproxy.cfg").is_file()
