@@ -46,9 +46,7 @@ def report(run_dir: str | Path, reports_dir: Path = REPORTS_DIR) -> Path:
     """(Re)render the HTML report of a run; returns its path."""
     from octperf.report import render_report  # imports papermill: slow
 
-    path = render_report(Path(run_dir), Path(reports_dir))
-    log.info("report written: %s", path)
-    return path
+    return render_report(Path(run_dir), Path(reports_dir))
 
 
 def doctor(profile: Profile | None = None) -> list[_doctor.Check]:

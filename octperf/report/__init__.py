@@ -74,7 +74,7 @@ def _execute(run: RunDir) -> Path:
             parameters={"run_dir": str(run.path.resolve())},
             kernel_name="python3",
             progress_bar=False,
-            kernel_manager_class=_CallerKernelManager,
+            kernel_manager_class=_kernel_manager(executed.with_name("kernel.log")),
         )
     except papermill.PapermillExecutionError as error:
         raise ReportError(
@@ -109,6 +109,17 @@ def _export(notebook: Path, title: str) -> str:
     return html
 
 
+def _kernel_manager(stderr_log: Path) -> type[AsyncKernelManager]:
+    """A kernel manager class whose kernel writes its stderr to ``stderr_log``.
+
+    ipykernel warns on stderr at every start; in the run's report directory
+    that stays available without cluttering the caller's terminal.
+    """
+    return type(
+        "_RunKernelManager", (_CallerKernelManager,), {"stderr_log": stderr_log}
+    )
+
+
 class _CallerKernelManager(AsyncKernelManager):
     """Starts the kernel on the caller's interpreter, venv activated or not.
 
@@ -132,7 +143,12 @@ class _CallerKernelManager(AsyncKernelManager):
         # A caller's MPLBACKEND (Agg in scripts and tests) would stop the
         # kernel from showing figures inline, leaving the report without plots.
         env["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
-        await super().start_kernel(env=env, **kw)
+        stderr_log: Path | None = getattr(self, "stderr_log", None)
+        if stderr_log is None:
+            await super().start_kernel(env=env, **kw)
+            return
+        with stderr_log.open("ab") as sink:
+            await super().start_kernel(env=env, stderr=sink, **kw)
 
 
 def _first_line(source: str) -> str:
