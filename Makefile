@@ -6,12 +6,12 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PROFILE ?= locust/profiles/demo.yaml
 
-.PHONY: demo test deps venv lint clean
+.PHONY: demo test deps agent venv lint clean
 
 demo: deps venv
 	$(BIN)/octperf run $(PROFILE)
 
-test: deps venv lint
+test: deps agent venv lint
 	$(BIN)/pytest
 
 lint: venv
@@ -22,6 +22,12 @@ lint: venv
 deps:
 	bash scripts/install-debs.sh
 
+# The Octavia amphora agent, in a virtualenv of its own (.venv-agent). The
+# amphora bed needs root; as another user its tests are skipped.
+agent:
+	@if [ "$$(id -u)" -eq 0 ]; then bash scripts/install-agent.sh; \
+	else echo "not root: the amphora bed and its tests are skipped"; fi
+
 venv: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
@@ -30,4 +36,4 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) .venv-agent build *.egg-info

@@ -24,7 +24,7 @@ from rich.table import Table
 
 from octperf import api
 from octperf.errors import OctperfError
-from octperf.profile import load_profile
+from octperf.profile import Profile, load_profile, profile_from_dict
 
 app = typer.Typer(
     add_completion=False,
@@ -64,6 +64,10 @@ def run(
     duration: Annotated[
         float | None, typer.Option(help="Override load.duration_s (seconds).")
     ] = None,
+    testbed: Annotated[
+        str | None,
+        typer.Option(help="Override the profile's testbed (local, amphora)."),
+    ] = None,
     data_dir: DataDir = api.DATA_DIR,
     reports_dir: ReportsDir = api.REPORTS_DIR,
     report: Annotated[bool, typer.Option(help="Render the HTML report.")] = True,
@@ -73,7 +77,7 @@ def run(
     _configure_logging(verbose)
     with _expected_failures():
         loaded = load_profile(profile)
-        loaded = _override_load(loaded, users=users, duration_s=duration)
+        loaded = _override(loaded, testbed=testbed, users=users, duration_s=duration)
         with _LoadProgress() as progress:
             result = api.run(loaded, data_dir, reports_dir, report, progress.start)
     out.print(f"run directory: {result.run_dir}")
@@ -96,14 +100,15 @@ def report(
     out.print(f"report: {path}")
 
 
-def _override_load(profile, **fields):
-    given = {k: v for k, v in fields.items() if v is not None}
-    if not given:
+def _override(profile: Profile, testbed: str | None, **load: float | None) -> Profile:
+    """The profile with command-line options applied, validated again."""
+    given = {key: value for key, value in load.items() if value is not None}
+    if not given and testbed is None:
         return profile
     data = profile.model_dump(mode="json")
     data["load"] |= given
-    from octperf.profile import profile_from_dict
-
+    if testbed is not None:
+        data["testbed"] = testbed
     return profile_from_dict(data, source="command-line options")
 
 

@@ -14,7 +14,14 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from octperf.errors import ConfigError
 
@@ -111,6 +118,58 @@ class LocalBed(_Strict):
         return value
 
 
+class AmphoraBed(_Strict):
+    """Addresses of the amphora bed; they exist only inside its namespaces.
+
+    Defaults come from documentation ranges (RFC 5737) that no real network
+    uses. The VIP network joins the load generator to the amphora's ``eth1``;
+    the member network joins the amphora's ``eth2`` to the members.
+    """
+
+    vip_network: ipaddress.IPv4Network = ipaddress.IPv4Network("203.0.113.0/24")
+    vip: ipaddress.IPv4Address = ipaddress.IPv4Address("203.0.113.50")
+    loadgen_address: ipaddress.IPv4Address = ipaddress.IPv4Address("203.0.113.10")
+    member_network: ipaddress.IPv4Network = ipaddress.IPv4Network("198.51.100.0/24")
+    amphora_member_address: ipaddress.IPv4Address = ipaddress.IPv4Address(
+        "198.51.100.1"
+    )
+    members: list[ipaddress.IPv4Address] = Field(
+        default_factory=lambda: [
+            ipaddress.IPv4Address(f"198.51.100.{n}") for n in (11, 12, 13)
+        ],
+        min_length=1,
+        max_length=64,
+    )
+    member_port: Annotated[int, Field(ge=1, le=65535)] = 8080
+    haproxy_nbthread: Annotated[int | None, Field(ge=1, le=64)] = 1
+    agent_port: Annotated[int, Field(ge=1024, le=65535)] = 9443
+    """The amphora agent's port on 127.0.0.1 of the root namespace."""
+    heartbeat_port: Annotated[int, Field(ge=1024, le=65535)] = 5555
+    """Where octperf receives the agent's UDP heartbeat, on 127.0.0.1."""
+
+    @model_validator(mode="after")
+    def _addresses_in_their_networks(self) -> AmphoraBed:
+        if self.vip_network.overlaps(self.member_network):
+            raise ValueError("vip_network and member_network overlap")
+        for network in (self.vip_network, self.member_network):
+            if network.is_loopback or network.prefixlen < 16:
+                raise ValueError(f"{network}: use a /16 or smaller, not loopback")
+        _inside(self.vip_network, vip=self.vip, loadgen_address=self.loadgen_address)
+        _inside(self.member_network, amphora_member_address=self.amphora_member_address)
+        for n, member in enumerate(self.members):
+            _inside(self.member_network, **{f"members[{n}]": member})
+        return self
+
+
+def _inside(network: ipaddress.IPv4Network, **addresses) -> None:
+    for name, address in addresses.items():
+        if address not in network or address in (
+            network.network_address,
+            network.broadcast_address,
+        ):
+            raise ValueError(f"{name} {address} is not a host of {network}")
+
+
 class Collect(_Strict):
     """How often the collectors sample."""
 
@@ -121,17 +180,21 @@ class Profile(_Strict):
     """One experiment: the bed, the load balancer, the load and the sampling."""
 
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
-    testbed: Literal["local"] = "local"
+    testbed: Literal["local", "amphora"] = "local"
     load: LoadSettings = LoadSettings()
     scenario: Scenario = Scenario()
     listener: Listener = Listener()
     pool: Pool = Pool()
     local: LocalBed = LocalBed()
+    amphora: AmphoraBed = AmphoraBed()
     collect: Collect = Collect()
 
     def object_path(self) -> str:
         """The URL path of the object the scenario fetches."""
         return f"/objects/{self.scenario.object_size}.bin"
+
+    def amphora_id(self) -> str:
+        return self._uuid("amphora")
 
     def loadbalancer_id(self) -> str:
         return self._uuid("loadbalancer")
@@ -143,7 +206,11 @@ class Profile(_Strict):
         return self._uuid("pool")
 
     def member_ids(self) -> list[str]:
-        return [self._uuid(f"member/{n}") for n in range(len(self.local.members))]
+        return [self._uuid(f"member/{n}") for n in range(len(self.bed().members))]
+
+    def bed(self) -> LocalBed | AmphoraBed:
+        """The addresses of the bed this profile runs on."""
+        return self.amphora if self.testbed == "amphora" else self.local
 
     def _uuid(self, role: str) -> str:
         # Stable per profile name, so configurations and stats rows of two

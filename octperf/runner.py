@@ -10,6 +10,7 @@ the collectors flush, then the bed goes down; the run is kept, marked
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -28,6 +29,9 @@ from octperf.collectors import (
     StatsSocket,
     frontend_counter,
 )
+from octperf.collectors._throttle import Throttled
+from octperf.collectors.amphora import AmphoraAPI, AmphoraCollector
+from octperf.collectors.heartbeat import HeartbeatReceiver
 from octperf.load import LoadResult, LocustLoad
 from octperf.profile import Profile
 from octperf.store import RunDir, create_run
@@ -37,6 +41,9 @@ log = logging.getLogger(__name__)
 
 # Time allowed beyond the profile's duration for spawning and stopping users.
 LOAD_GRACE_S = 60.0
+
+# The amphora agent is slow (one synchronous worker, ~100 ms a call).
+AGENT_INTERVAL_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -118,30 +125,59 @@ def _load_with_collectors(
     stats = StatsSocket(endpoints.stats_socket)
     processes = ProcessCollector(dict(endpoints.processes))
     collectors: list[Collector] = [HAProxyCollector(stats), HostCollector(), processes]
-    with Sampler(run, collectors, profile.collect.interval_s):
+    with contextlib.ExitStack() as stack:
+        collectors += _amphora_collectors(endpoints, stack)
+        stack.enter_context(Sampler(run, collectors, profile.collect.interval_s))
         window.req_tot_before = frontend_counter(stats.show_stat(), endpoints.frontend)
-        load = LocustLoad(profile, endpoints.vip_url, run)
+        load = LocustLoad(
+            profile, endpoints.vip_url, run, exec_prefix=endpoints.load_prefix
+        )
         versions = run.manifest()["versions"] | {"locust": LocustLoad.version()}
         run.update_manifest(versions=versions)
         try:
-            window.started_at = time.time()
-            load.start()
-            run.update_manifest(load=_load_manifest(window, load))
-            for role, pid in load.processes().items():
-                processes.add(role, pid)
-            log.info(
-                "load started: %s users for %s s",
-                profile.load.users,
-                profile.load.duration_s,
-            )
-            if on_load_start is not None:
-                on_load_start(profile.load.duration_s)
-            window.result = load.wait(profile.load.duration_s + LOAD_GRACE_S)
+            _drive(load, profile, run, window, processes, on_load_start)
         finally:
             load.stop()
             window.ended_at = time.time()
             window.req_tot_after = _counter_or_none(stats, endpoints.frontend)
             run.update_manifest(load=_load_manifest(window, load))
+
+
+def _drive(
+    load: LocustLoad,
+    profile: Profile,
+    run: RunDir,
+    window: _Window,
+    processes: ProcessCollector,
+    on_load_start: Callable[[float], None] | None,
+) -> None:
+    """Start Locust, let the collectors see its processes, wait for the end."""
+    window.started_at = time.time()
+    load.start()
+    run.update_manifest(load=_load_manifest(window, load))
+    for role, pid in load.processes().items():
+        processes.add(role, pid)
+    if on_load_start is not None:
+        on_load_start(profile.load.duration_s)
+    window.result = load.wait(profile.load.duration_s + LOAD_GRACE_S)
+
+
+def _amphora_collectors(
+    endpoints: Endpoints, stack: contextlib.ExitStack
+) -> list[Collector]:
+    """The agent's API and heartbeat, on beds that run the amphora agent."""
+    found: list[Collector] = []
+    if endpoints.agent is not None:
+        agent = endpoints.agent
+        api = AmphoraAPI(
+            agent.url, agent.client_cert, agent.client_key, agent.server_ca
+        )
+        found.append(Throttled(AmphoraCollector(api), AGENT_INTERVAL_S))
+    if endpoints.heartbeat is not None:
+        beat = endpoints.heartbeat
+        receiver = HeartbeatReceiver(beat.host, beat.port, beat.key)
+        found.append(stack.enter_context(receiver))
+    return found
 
 
 def _counter_or_none(stats: StatsSocket, frontend: str) -> int | None:

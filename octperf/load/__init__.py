@@ -25,6 +25,7 @@ import os
 import socket
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -111,7 +112,8 @@ class LocustLoad:
 
     ``workers`` defaults to the profile's ``load.workers``, else one per CPU
     core. Environment variables ``LOCUST_*`` of this process are not passed
-    on, so a run depends only on the profile.
+    on, so a run depends only on the profile. ``exec_prefix`` places every
+    Locust process (``ip netns exec NS`` on the amphora bed).
     """
 
     def __init__(
@@ -123,8 +125,10 @@ class LocustLoad:
         locustfile: Path | None = None,
         workers: int | None = None,
         stop_timeout_s: float = STOP_TIMEOUT_S,
+        exec_prefix: Sequence[str] = (),
     ) -> None:
         self.profile = profile
+        self.exec_prefix = list(exec_prefix)
         self.target_url = target_url
         self.run_dir = run_dir
         self.locustfile = Path(locustfile or default_locustfile()).resolve()
@@ -290,7 +294,8 @@ class LocustLoad:
         ]
 
     def _locust_argv(self) -> list[str]:
-        return [sys.executable, "-m", "locust", f"--locustfile={self.locustfile}"]
+        locust = [sys.executable, "-m", "locust", f"--locustfile={self.locustfile}"]
+        return [*self.exec_prefix, *locust]
 
     def _run_time_s(self) -> int:
         # Locust takes whole seconds (locust/util/timespan.py).

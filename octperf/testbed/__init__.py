@@ -11,15 +11,17 @@ from pathlib import Path
 
 from octperf.errors import ConfigError
 from octperf.profile import Profile
+from octperf.testbed._bed import ProcessBed
 from octperf.testbed._endpoints import Endpoints
+from octperf.testbed.amphora import AmphoraBed
 from octperf.testbed.local import LocalBed
 
-__all__ = ["Endpoints", "LocalBed", "make_bed"]
+__all__ = ["AmphoraBed", "Endpoints", "LocalBed", "ProcessBed", "make_bed"]
 
-BEDS = {"local": LocalBed}
+BEDS: dict[str, type[ProcessBed]] = {"local": LocalBed, "amphora": AmphoraBed}
 
 
-def make_bed(profile: Profile, workdir: Path) -> LocalBed:
+def make_bed(profile: Profile, workdir: Path) -> ProcessBed:
     """The bed named by ``profile.testbed``."""
     try:
         return BEDS[profile.testbed](profile, workdir)

@@ -35,8 +35,8 @@ class Member:
 
 
 def members_of(profile: Profile) -> list[Member]:
-    """The members of the local bed, named member-1, member-2, ..."""
-    bed = profile.local
+    """The members of the profile's bed, named member-1, member-2, ..."""
+    bed = profile.bed()
     return [
         Member(f"member-{n}", member_id, str(address), bed.member_port)
         for n, (member_id, address) in enumerate(
@@ -62,8 +62,8 @@ def render_haproxy(
             run_as_root=run_as_root,
             stats_socket=stats_socket,
             global_maxconn=maxconn,
-            nbthread=profile.local.haproxy_nbthread,
-            vip=profile.local.vip,
+            nbthread=profile.bed().haproxy_nbthread,
+            vip=profile.bed().vip,
             listener=listener,
             pool=_pool(profile),
             members=members_of(profile),
