@@ -9,10 +9,11 @@ import psutil
 from octperf.profile import Profile, profile_from_dict
 
 
-def small_profile(name: str = "t", **sections: dict) -> Profile:
+def small_profile(name: str = "t", testbed: str = "local", **sections: dict) -> Profile:
     """A profile for tests: few users, a few seconds, on the default addresses."""
     data: dict = {
         "name": name,
+        "testbed": testbed,
         "load": {"users": 10, "spawn_rate": 10, "duration_s": 6, "workers": 2},
     }
     for key, value in sections.items():

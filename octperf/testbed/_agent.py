@@ -403,13 +403,17 @@ def _require_packages() -> None:
 
 def _require_free_port(port: int) -> None:
     with socket.socket() as probe:
+        # As gunicorn binds: connections of an earlier agent in TIME_WAIT on
+        # the port do not count as in use, a listening socket does.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError as error:
             if error.errno == errno.EADDRINUSE:
                 raise PortInUse(
-                    f"127.0.0.1:{port} is already in use: give the amphora "
-                    "agent another port"
+                    f"127.0.0.1:{port} is already in use: stop what listens "
+                    "there or give the amphora agent another port "
+                    "(amphora.agent_port in the profile)"
                 ) from None
             raise
 
