@@ -51,4 +51,4 @@ def report(run_dir: str | Path, reports_dir: Path = REPORTS_DIR) -> Path:
 
 def doctor(profile: Profile | None = None) -> list[_doctor.Check]:
     """The checks of every bed this octperf knows."""
-    return _doctor.check_local(profile)
+    return _doctor.check_local(profile) + _doctor.check_amphora()

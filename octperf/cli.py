@@ -23,6 +23,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from octperf import api
+from octperf.doctor import ready
 from octperf.errors import OctperfError
 from octperf.profile import Profile, load_profile, profile_from_dict
 
@@ -50,11 +51,12 @@ def doctor(verbose: Verbose = False) -> None:
         state = f"[{colours[check.state]}]{check.state}[/]"
         table.add_row(check.testbed, check.name, state, check.found, check.action)
     out.print(table)
-    missing = [c for c in checks if c.state == "missing"]
-    if missing:
-        out.print(f"local bed: not ready ({len(missing)} missing)")
+    for testbed in ("local", "amphora"):
+        missing = [c for c in checks if c.testbed == testbed and c.state == "missing"]
+        verdict = f"not ready ({len(missing)} missing)" if missing else "ready"
+        out.print(f"{testbed} bed: {verdict}")
+    if not ready(checks, "local"):
         raise typer.Exit(1)
-    out.print("local bed: ready")
 
 
 @app.command()

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 import socket
+import subprocess
 from dataclasses import dataclass
 
 from octperf._host import package_version
 from octperf.profile import Profile
 from octperf.testbed import _binaries
+from octperf.testbed._agent import AGENT_VENV, QUERIED_PACKAGES
 from octperf.testbed._limits import allowed_maxconn, open_files_limits
 
 
@@ -36,8 +39,126 @@ def check_local(profile: Profile | None = None) -> list[Check]:
     return checks
 
 
-def ready(checks: list[Check]) -> bool:
-    return all(check.state != "missing" for check in checks)
+def check_amphora(profile: Profile | None = None) -> list[Check]:
+    """Every check the amphora bed needs on top of the local bed's binaries."""
+    profile = profile or Profile(name="doctor", testbed="amphora")
+    checks = [_root(), _iproute(), _agent_venv(), _agent_packages()]
+    bed = profile.amphora
+    checks += [
+        _loopback_port("agent port", bed.agent_port, "amphora.agent_port"),
+        _loopback_port("heartbeat port", bed.heartbeat_port, "amphora.heartbeat_port"),
+        _networks_unused(profile),
+    ]
+    return checks
+
+
+def ready(checks: list[Check], testbed: str = "local") -> bool:
+    """True when no check of ``testbed`` is missing."""
+    return all(c.state != "missing" for c in checks if c.testbed == testbed)
+
+
+def _root() -> Check:
+    if os.geteuid() == 0:
+        return Check("amphora", "root", "ok", "running as root")
+    return Check(
+        "amphora",
+        "root",
+        "missing",
+        "not root",
+        "run octperf as root (sudo) for the amphora bed",
+    )
+
+
+def _iproute() -> Check:
+    path = shutil.which("ip", path=_binaries.search_path())
+    if path is None:
+        return Check(
+            "amphora",
+            "ip",
+            "missing",
+            "iproute2 not found",
+            "sudo apt-get install iproute2",
+        )
+    return Check("amphora", "ip", "ok", path)
+
+
+def _agent_venv() -> Check:
+    agent = AGENT_VENV / "bin" / "amphora-agent"
+    if not agent.is_file():
+        return Check(
+            "amphora",
+            "amphora agent",
+            "missing",
+            f"no {agent}",
+            "sudo make agent (scripts/install-agent.sh)",
+        )
+    return Check("amphora", "amphora agent", "ok", f"octavia in {AGENT_VENV}")
+
+
+def _agent_packages() -> Check:
+    missing = [name for name in QUERIED_PACKAGES if not _dpkg_installed(name)]
+    if missing:
+        return Check(
+            "amphora",
+            "agent packages",
+            "missing",
+            f"not installed: {', '.join(missing)}",
+            f"sudo apt-get install {' '.join(missing)}",
+        )
+    return Check("amphora", "agent packages", "ok", ", ".join(QUERIED_PACKAGES))
+
+
+def _loopback_port(name: str, port: int, key: str) -> Check:
+    probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        probe.bind(("127.0.0.1", port))
+    except OSError:
+        return Check(
+            "amphora",
+            name,
+            "warn",
+            f"127.0.0.1:{port} is in use",
+            f"stop what holds it, or set {key}",
+        )
+    finally:
+        probe.close()
+    return Check("amphora", name, "ok", f"127.0.0.1:{port} is free")
+
+
+def _networks_unused(profile: Profile) -> Check:
+    bed = profile.amphora
+    networks = (str(bed.vip_network), str(bed.member_network))
+    used = [n for n in networks if _routed_exactly(n)]
+    if used:
+        return Check(
+            "amphora",
+            "bed networks",
+            "warn",
+            f"already routed here: {', '.join(used)}",
+            "set amphora.vip_network and amphora.member_network",
+        )
+    return Check("amphora", "bed networks", "ok", f"{', '.join(networks)} unused")
+
+
+def _routed_exactly(network: str) -> bool:
+    done = subprocess.run(
+        ["ip", "route", "show", "exact", network],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return bool(done.stdout.strip())
+
+
+def _dpkg_installed(package: str) -> bool:
+    done = subprocess.run(
+        ["dpkg-query", "-W", "-f=${Status}", package],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return "install ok installed" in done.stdout
 
 
 def _binary(name: str) -> Check:

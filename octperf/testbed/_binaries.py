@@ -16,10 +16,14 @@ PACKAGES = {"haproxy": "haproxy", "nginx": "nginx"}
 _EXTRA_PATH = ("/usr/sbin", "/usr/local/sbin", "/sbin")
 
 
+def search_path() -> str:
+    """PATH with the sbin directories added."""
+    return os.environ.get("PATH", "") + os.pathsep + os.pathsep.join(_EXTRA_PATH)
+
+
 def find(name: str) -> str | None:
     """The path of binary ``name``, looking in the sbin directories too."""
-    path = os.environ.get("PATH", "") + os.pathsep + os.pathsep.join(_EXTRA_PATH)
-    return shutil.which(name, path=path)
+    return shutil.which(name, path=search_path())
 
 
 def require(name: str) -> str:
