@@ -211,6 +211,9 @@ def _summarise(
             "failures": result.failures,
         }
     haproxy_total = _difference(window.req_tot_before, window.req_tot_after)
+    if _reloaded_during(run, window):
+        # A new HAProxy process counts from zero: after - before means nothing.
+        haproxy_total = None
     summary = {
         "status": status,
         "testbed": profile.testbed,
@@ -225,6 +228,18 @@ def _summarise(
     }
     run.write_summary(summary)
     return summary
+
+
+def _reloaded_during(run: RunDir, window: _Window) -> bool:
+    """Whether a HAProxy reload or restart was recorded in the load window."""
+    start, end = window.started_at, window.ended_at or time.time()
+    events = run.manifest().get("events", [])
+    return any(
+        event["kind"] == "haproxy_reload"
+        and start is not None
+        and start <= event["ts"] <= end + 5
+        for event in events
+    )
 
 
 def _duration(window: _Window) -> float | None:

@@ -9,6 +9,7 @@ the run lacks gives an empty frame, never an error.
     run = octperf.open_run("data/runs/20261203T171500Z-demo-1a2b3c")
     analysis.latency(run)              # p50/p90/p99 per second
     analysis.latency_percentiles(run)  # over the whole load window, exact
+    analysis.gaps(run)                 # what a collector failed to sample, why
 """
 
 from octperf.analysis._frames import (
@@ -16,9 +17,11 @@ from octperf.analysis._frames import (
     connections,
     cpu_by_role,
     haproxy_rate,
+    haproxy_restarts,
     host_cpu,
     latency,
 )
+from octperf.analysis._gaps import events, gap_count, gaps, gaps_and_events_table
 from octperf.analysis._hdr import latency_percentiles, merged_histogram
 from octperf.analysis._plots import (
     plot_cpu_by_role,
@@ -37,7 +40,12 @@ __all__ = [
     "client_rate",
     "connections",
     "cpu_by_role",
+    "events",
+    "gap_count",
+    "gaps",
+    "gaps_and_events_table",
     "haproxy_rate",
+    "haproxy_restarts",
     "host_cpu",
     "latency",
     "latency_percentiles",

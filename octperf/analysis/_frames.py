@@ -37,8 +37,10 @@ def haproxy_rate(run: RunDir) -> pd.DataFrame:
     One row per interval between two samples of a frontend, stamped at its
     start like Locust's buckets: ``ts``, ``t``, ``frontend``, ``interval_s``,
     ``requests`` (increase of ``req_tot``), ``requests_per_s``. An interval
-    in which the counter went backwards (HAProxy reloaded and restarted its
-    counters) is dropped, so no rate is negative.
+    across which HAProxy restarted or reloaded is dropped, so no rate is
+    negative, nor made of two processes' counters: one where ``req_tot``
+    went back, or where ``haproxy_info`` shows another ``Pid`` or a lower
+    ``Uptime_sec`` at its end.
     """
     stat = _read(run, "haproxy_stat", ["ts", "pxname", "type", "req_tot"])
     stat = stat[stat["type"] == 0].sort_values(["pxname", "ts"], kind="stable")
@@ -51,9 +53,24 @@ def haproxy_rate(run: RunDir) -> pd.DataFrame:
             "requests": grouped["req_tot"].diff(),
         }
     )
-    frame = frame[(frame["requests"] >= 0) & (frame["interval_s"] > 0)]
+    restarted = stat["ts"].isin(haproxy_restarts(run))
+    frame = frame[(frame["requests"] >= 0) & (frame["interval_s"] > 0) & ~restarted]
     frame = frame.assign(requests_per_s=frame["requests"] / frame["interval_s"])
     return _timed(run, frame)
+
+
+def haproxy_restarts(run: RunDir) -> pd.Series:
+    """``ts`` of the samples that met a new HAProxy process (reload, restart).
+
+    A sample did when its ``show info`` ``Pid`` differs from the previous
+    sample's, or its ``Uptime_sec`` is lower. Empty without ``haproxy_info``.
+    """
+    info = _read(run, "haproxy_info", ["ts", "Pid", "Uptime_sec"])
+    info = info.sort_values("ts", kind="stable")
+    previous_pid = info["Pid"].shift()
+    new_pid = info["Pid"].notna() & previous_pid.notna() & (info["Pid"] != previous_pid)
+    uptime_back = info["Uptime_sec"].diff() < 0
+    return info.loc[new_pid | uptime_back, "ts"].reset_index(drop=True)
 
 
 def latency(run: RunDir) -> pd.DataFrame:

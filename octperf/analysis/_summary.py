@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 
 from octperf.analysis._frames import client_rate, connections, haproxy_rate
+from octperf.analysis._gaps import events, gap_count
 from octperf.analysis._hdr import latency_percentiles
 from octperf.analysis._time import in_buckets, load_window
 from octperf.errors import StoreError
@@ -17,6 +18,7 @@ from octperf.store import RunDir
 log = logging.getLogger(__name__)
 
 NO_DATA = "no data"
+RELOAD = "haproxy_reload"
 
 
 def summary_table(run: RunDir) -> pd.DataFrame:
@@ -25,8 +27,9 @@ def summary_table(run: RunDir) -> pd.DataFrame:
     Totals are those the run wrote to summary.json; a run without one (it
     crashed) gets them from the tables over the load window instead.
     Latency percentiles cover the whole load window, from the merged
-    histograms. Throughput is client requests over the load duration.
-    Unknown values read ``no data``.
+    histograms. Throughput is client requests over the load duration. Gaps
+    (samples a collector failed) and HAProxy reloads count over the whole
+    run. Unknown values read ``no data``.
     """
     manifest = run.manifest()
     counts = _counts(run)
@@ -44,6 +47,8 @@ def summary_table(run: RunDir) -> pd.DataFrame:
     for name, value in latency_percentiles(run).items():
         rows[f"latency {name} (ms)"] = _round(value, 2)
     rows.update(_scur_peak(run))
+    rows["gaps (failed samples)"] = gap_count(run)
+    rows["HAProxy reloads"] = int((events(run)["kind"] == RELOAD).sum())
     versions = manifest.get("versions") or {}
     for program in ("haproxy", "nginx", "locust"):
         rows[f"{program} version"] = versions.get(program)

@@ -9,11 +9,12 @@ directory::
         ...  # the load
 """
 
-from octperf.collectors._sampler import Collector, Sampler
+from octperf.collectors._sampler import Collector, Event, Sampler
 from octperf.collectors.haproxy import (
     HAProxyCollector,
     StatsSocket,
     frontend_counter,
+    parse_info_and_stat,
     parse_show_info,
     parse_show_stat,
 )
@@ -21,12 +22,14 @@ from octperf.collectors.host import HostCollector, ProcessCollector
 
 __all__ = [
     "Collector",
+    "Event",
     "HAProxyCollector",
     "HostCollector",
     "ProcessCollector",
     "Sampler",
     "StatsSocket",
     "frontend_counter",
+    "parse_info_and_stat",
     "parse_show_info",
     "parse_show_stat",
 ]

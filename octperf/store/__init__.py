@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -36,6 +37,9 @@ class RunDir:
     def __init__(self, path: Path) -> None:
         self.path = Path(path).resolve()
         self._tables: dict[str, TableWriter] = {}
+        # The sampler thread adds events while the main thread updates the
+        # manifest; each read-merge-write must not lose the other's.
+        self._manifest_lock = threading.RLock()
 
     @property
     def run_id(self) -> str:
@@ -91,19 +95,27 @@ class RunDir:
         return data
 
     def update_manifest(self, **fields: Any) -> dict[str, Any]:
-        """Merge ``fields`` into the manifest and write it atomically."""
-        data = self.manifest() if (self.path / "manifest.json").exists() else {}
-        data.update(fields)
-        if data.get("status") not in STATUSES:
-            raise ValueError(f"unknown run status {data.get('status')!r}")
-        _write_json(self.path / "manifest.json", data)
-        return data
+        """Merge ``fields`` into the manifest and write it atomically.
+
+        Thread-safe for callers sharing this RunDir.
+        """
+        with self._manifest_lock:
+            data = self.manifest() if (self.path / "manifest.json").exists() else {}
+            data.update(fields)
+            if data.get("status") not in STATUSES:
+                raise ValueError(f"unknown run status {data.get('status')!r}")
+            _write_json(self.path / "manifest.json", data)
+            return data
 
     def add_event(self, kind: str, message: str) -> None:
-        """Record something that happened during the run (in the manifest)."""
-        events = self.manifest().get("events", [])
-        events.append({"ts": time.time(), "kind": kind, "message": message})
-        self.update_manifest(events=events)
+        """Record something that happened during the run (in the manifest).
+
+        Thread-safe for callers sharing this RunDir.
+        """
+        with self._manifest_lock:
+            events = self.manifest().get("events", [])
+            events.append({"ts": time.time(), "kind": kind, "message": message})
+            self.update_manifest(events=events)
 
     def finish(self, status: str) -> None:
         self.close_tables()

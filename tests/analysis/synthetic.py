@@ -1,9 +1,10 @@
 """A small synthetic run directory, written exactly as docs/run-directory.md says.
 
 Twenty seconds of load against one listener, one pool of three members.
-HAProxy reloads in the middle (its counters restart), one second in five has
-a slow tail so per-second p99s and the window's p99 disagree, and every
-member runs an nginx master with two workers.
+HAProxy reloads in the middle (its counters restart, its worker gets a new
+Pid), one second in five has a slow tail so per-second p99s and the window's
+p99 disagree, and every member runs an nginx master with two workers. The
+amphora agent's collector fails for a few samples, with two reasons.
 """
 
 from __future__ import annotations
@@ -35,6 +36,19 @@ MEMBERS = [f"0000000{n}-aaaa-4bbb-8ccc-dddddddddddd" for n in (1, 2, 3)]
 SLIM = 100
 PEAK_SCUR = 87
 PEAK_SAMPLE = 15
+PIDS = (4100, 4377)  # HAProxy's worker before and after the reload
+# Samples the amphora agent's collector failed, and why.
+AGENT_GAPS = {
+    5: "agent at https://127.0.0.1:9443 did not answer within 5.0 s",
+    6: "agent at https://127.0.0.1:9443 did not answer within 5.0 s",
+    7: "agent at https://127.0.0.1:9443 did not answer within 5.0 s",
+    8: "agent at https://127.0.0.1:9443 refused the connection",
+    18: "agent at https://127.0.0.1:9443 did not answer within 5.0 s",
+}
+RELOAD_MESSAGE = (
+    f"HAProxy restarted or reloaded: Pid {PIDS[0]} -> {PIDS[1]}, Uptime_sec 411 "
+    "-> 0; its counters start again from zero"
+)
 
 
 @dataclass
@@ -69,6 +83,8 @@ def write_run(base: Path) -> SyntheticRun:
     _csv(tables / "locust.csv", _locust_rows(run))
     _csv(tables / "locust_hdr.csv", _hdr_rows(run))
     _csv(tables / "haproxy_stat.csv", _stat_rows(run))
+    _csv(tables / "haproxy_info.csv", _info_rows())
+    _csv(tables / "gaps.csv", _gap_rows())
     _csv(tables / "process.csv", _process_rows())
     _csv(tables / "host_cpu.csv", _host_cpu_rows())
     _json(run.path / "manifest.json", _manifest(run_id, started))
@@ -158,6 +174,38 @@ def _stat(k, pxname, svname, kind, scur, slim, qcur, req_tot) -> dict:
     }
 
 
+def _info_rows() -> list[dict]:
+    # A subset of `show info` keys, in HAProxy's order.
+    rows = []
+    for k in SAMPLES:
+        reloaded = k >= RELOAD_SAMPLE
+        rows.append(
+            {
+                "ts": T0 + k,
+                "ts_mono": 1000.0 + k,
+                "Name": "HAProxy",
+                "Pid": PIDS[reloaded],
+                "Uptime_sec": k - RELOAD_SAMPLE if reloaded else 400 + k,
+                "CurrConns": 0,
+            }
+        )
+    return rows
+
+
+def _gap_rows() -> list[dict]:
+    return [
+        {
+            "ts": T0 + k,
+            "ts_mono": 1000.0 + k,
+            "sample": k + 1,
+            "collector": "amphora_agent",
+            "error": "CollectorError",
+            "reason": reason,
+        }
+        for k, reason in AGENT_GAPS.items()
+    ]
+
+
 def _process_rows() -> list[dict]:
     rows = []
     for k in SAMPLES:
@@ -232,7 +280,13 @@ def _manifest(run_id: str, started: datetime) -> dict:
         "host": {"hostname": "bench", "kernel": "6.8.0", "os": "Linux", "cpu_count": 4},
         "bed": {"vip_url": "http://127.0.0.10:8080/", "processes": []},
         "load": {"started_at": LOAD_START, "ended_at": LOAD_END, "workers": 1},
-        "events": [{"ts": T0 + 11.5, "kind": "reload", "message": "HAProxy reloaded"}],
+        "events": [
+            {
+                "ts": T0 + RELOAD_SAMPLE,
+                "kind": "haproxy_reload",
+                "message": RELOAD_MESSAGE,
+            }
+        ],
     }
 
 

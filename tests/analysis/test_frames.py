@@ -34,6 +34,10 @@ FRAMES = {
         *("ts", "t", "cpu", "busy", "user", "system"),
         *("softirq", "irq", "iowait", "steal"),
     ],
+    analysis.gaps: [
+        *("ts", "t", "last_ts", "last_t"),
+        *("collector", "error", "reason", "samples"),
+    ],
 }
 
 

@@ -2,14 +2,18 @@
 
 It runs one listener frontend whose pool's only member is a second frontend
 of the same HAProxy answering 200 itself (``http-request return``, HAProxy
-2.2+), so no other server is needed.
+2.2+), so no other server is needed. ``haproxy_master_worker`` runs it as
+the amphora does (``-W``, master-worker mode), so that SIGUSR2 to the
+master reloads it: a new worker with fresh counters takes over the VIP and
+the stats socket while the master keeps its PID.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,10 +76,59 @@ class LocalHAProxy:
                 response = session.get(self.url, headers=headers, timeout=5)
                 assert response.status_code == 200
 
+    def worker_pid(self) -> str | None:
+        """The PID the stats socket answers with (``show info``); None if none."""
+        try:
+            return self.stats().show_info().get("Pid")
+        except CollectorError:
+            return None
+
+    def reload(self) -> str:
+        """Reload a master-worker HAProxy (SIGUSR2); return the new worker's PID.
+
+        Returns once the new worker answers the stats socket.
+        """
+        old = self.worker_pid()
+        os.kill(self.process.pid, signal.SIGUSR2)
+        return self._answering(lambda pid: pid not in (None, old))
+
+    def stop(self) -> None:
+        """Stop HAProxy's process group; its stats socket stops answering."""
+        self.process.stop()
+
+    def restart(self) -> str:
+        """Start HAProxy again, same command and log; return its PID as it says.
+
+        Returns once it answers the stats socket.
+        """
+        self.process.stop()
+        self.process = start("haproxy", self.process.argv, self.process.log_path)
+        return self._answering(lambda pid: pid is not None)
+
+    def _answering(self, wanted: Callable[[str | None], bool]) -> str:
+        def check() -> str | None:
+            pid = self.worker_pid()
+            return pid if wanted(pid) else None
+
+        return str(wait_until(check, 10, "HAProxy to answer", self.process))
+
 
 @pytest.fixture
 def haproxy(tmp_path: Path) -> Iterator[LocalHAProxy]:
     """HAProxy 2.x started for one test and stopped by process group after it."""
+    yield from _haproxy(tmp_path, [])
+
+
+@pytest.fixture
+def haproxy_master_worker(tmp_path: Path) -> Iterator[LocalHAProxy]:
+    """HAProxy in master-worker mode (``-W``), reloadable with ``reload()``.
+
+    ``process`` is the master; its workers are in its process group.
+    """
+    yield from _haproxy(tmp_path, ["-W"])
+
+
+def _haproxy(tmp_path: Path, options: list[str]) -> Iterator[LocalHAProxy]:
     if not os.access(HAPROXY, os.X_OK):
         pytest.skip(f"no HAProxy at {HAPROXY}")
     socket_path = tmp_path / "stats.sock"
@@ -92,14 +145,16 @@ def haproxy(tmp_path: Path) -> Iterator[LocalHAProxy]:
         )
     )
 
-    argv = [str(HAPROXY), "-db", "-f", str(config)]
+    argv = [str(HAPROXY), *options, "-db", "-f", str(config)]
     process = start("haproxy", argv, tmp_path / "haproxy.log")
+    url = f"http://127.0.0.1:{listener_port}/"
+    running = LocalHAProxy(socket_path, url, LISTENER, process)
     try:
         wait_until(lambda: answers(socket_path), 10, "the stats socket", process)
-        url = f"http://127.0.0.1:{listener_port}/"
-        yield LocalHAProxy(socket_path, url, LISTENER, process)
+        yield running
     finally:
         process.stop()
+        running.process.stop()  # the one a restart() started, if any
 
 
 def free_port() -> int:

@@ -16,7 +16,8 @@ from octperf.collectors import (
     ProcessCollector,
     Sampler,
 )
-from octperf.collectors._sampler import next_tick
+from octperf.collectors._sampler import Event, next_tick
+from octperf.errors import CollectorError
 from octperf.store import RunDir, create_run
 
 LONG = 3600.0  # an interval no test waits for: only start() and stop() sample
@@ -39,6 +40,36 @@ class Counting:
         if self.failures:
             raise self.failures.pop(0)
         return {"counting": [{"ts": ts, "call": self.calls}]}
+
+
+class Flaky:
+    """A collector that returns one row per call and raises on chosen calls."""
+
+    def __init__(self, name: str, fail_on: dict[int, Exception]) -> None:
+        self.name = name
+        self.calls = 0
+        self.fail_on = fail_on
+
+    def sample(self, ts: float) -> dict[str, list[dict]]:
+        self.calls += 1
+        if self.calls in self.fail_on:
+            raise self.fail_on[self.calls]
+        return {self.name: [{"ts": ts, "call": self.calls}]}
+
+
+class Reporting(Counting):
+    """A Counting collector that also reports one event on chosen calls."""
+
+    def __init__(self, events_on=()) -> None:
+        super().__init__("reporting")
+        self.events_on = set(events_on)
+        self.taken = 0
+
+    def take_events(self) -> list[Event]:
+        self.taken += 1
+        if self.calls not in self.events_on:
+            return []
+        return [Event("thing_happened", f"at call {self.calls}")]
 
 
 @pytest.fixture
@@ -65,6 +96,7 @@ def test_sampler_writes_rows_of_every_table_for_each_sample(run, haproxy):
         "host_memory": samples,
         "host_net": samples,
         "process": samples,
+        "gaps": 0,
     }
     assert sampler.errors == {"haproxy": 0, "host": 0, "process": 0}
 
@@ -99,14 +131,20 @@ def test_broken_socket_is_counted_while_the_host_keeps_being_sampled(
 
     assert sampler.errors == {"haproxy": sampler.samples, "host": 0}
     assert run.table_rows()["host_net"] == sampler.samples
+    assert run.table_rows()["gaps"] == sampler.samples
     assert "haproxy_stat" not in run.table_rows()
     messages = [record.getMessage() for record in caplog.records]
     assert sum("no-such.sock" in message for message in messages) == 1
+    assert [r.levelname for r in caplog.records] == ["WARNING"]  # no traceback
 
 
-def test_each_distinct_error_is_warned_once_and_all_are_counted(run, caplog):
+def test_each_distinct_error_is_logged_once_and_all_are_counted(run, caplog):
     """Repeats are counted, not logged; a new message is logged again."""
-    failures = [OSError("disk gone"), OSError("disk gone"), ValueError("bad")]
+    failures = [
+        CollectorError("socket gone"),
+        CollectorError("socket gone"),
+        CollectorError("no answer"),
+    ]
     collector = Counting(failures=failures)
     sampler = Sampler(run, [collector], interval_s=LONG)
 
@@ -115,11 +153,153 @@ def test_each_distinct_error_is_warned_once_and_all_are_counted(run, caplog):
             sampler.sample_now()
 
     assert sampler.errors == {"counting": 3}
-    assert [r.getMessage().split(": ", 1)[1] for r in caplog.records] == [
-        "OSError: disk gone (sampling goes on; repeats are counted, not logged)",
-        "ValueError: bad (sampling goes on; repeats are counted, not logged)",
+    suffix = "(stored in table gaps; sampling goes on; repeats are not logged)"
+    assert [r.getMessage() for r in caplog.records] == [
+        f"collector counting failed: CollectorError: socket gone {suffix}",
+        f"collector counting failed: CollectorError: no answer {suffix}",
     ]
-    assert run.table_rows() == {"counting": 1}
+    assert run.table_rows() == {"counting": 1, "gaps": 3}
+
+
+def test_every_row_has_ts_then_ts_mono_of_its_sample(run):
+    """The Sampler stamps ``ts_mono`` second in every table, the same per sample."""
+    collectors = [Counting("a"), Flaky("b", {}), HostCollector(["lo"])]
+    sampler = Sampler(run, collectors, interval_s=LONG)
+
+    for _ in range(3):
+        sampler.sample_now()
+
+    stamps = {}
+    for table in ("counting", "b", "host_cpu", "host_memory", "host_net"):
+        frame = run.read_table(table)
+        assert frame.columns[:2].tolist() == ["ts", "ts_mono"], table
+        stamps[table] = frame.drop_duplicates("ts")[["ts", "ts_mono"]]
+        assert stamps[table]["ts_mono"].is_monotonic_increasing
+    first = stamps.pop("counting")
+    for frame in stamps.values():
+        assert frame.to_numpy().tolist() == first.to_numpy().tolist()
+    assert len(first) == 3
+
+
+def test_failures_of_samples_3_to_5_are_three_gap_rows_with_their_reason(run):
+    """Each failed sample is one gap row; the other collector misses nothing."""
+    fail_on = {n: CollectorError(f"agent did not answer (try {n})") for n in (3, 4)}
+    fail_on[5] = CollectorError("agent refused the certificate")
+    sampler = Sampler(run, [Flaky("agent", fail_on), Flaky("host", {})], LONG)
+
+    for _ in range(7):
+        sampler.sample_now()
+
+    gaps = run.read_table("gaps")
+    assert gaps.columns.tolist() == [
+        *("ts", "ts_mono", "sample", "collector", "error", "reason")
+    ]
+    assert gaps["sample"].tolist() == [3, 4, 5]
+    assert set(gaps["collector"]) == {"agent"}
+    assert set(gaps["error"]) == {"CollectorError"}
+    assert gaps["reason"].tolist() == [
+        "agent did not answer (try 3)",
+        "agent did not answer (try 4)",
+        "agent refused the certificate",
+    ]
+    assert run.read_table("agent")["call"].tolist() == [1, 2, 6, 7]
+    assert run.read_table("host")["call"].tolist() == [1, 2, 3, 4, 5, 6, 7]
+    host_stamps = run.read_table("host").set_index("call")["ts_mono"]
+    assert gaps["ts_mono"].tolist() == host_stamps[[3, 4, 5]].tolist()
+    assert sampler.errors == {"agent": 3, "host": 0}
+
+
+def test_a_bug_in_a_collector_does_not_stop_the_sampler(run, caplog):
+    """A non-Octperf exception is logged once with its traceback; sampling goes on."""
+    buggy = Flaky("buggy", {n: KeyError("cpu") for n in range(1, 1000)})
+    healthy = Counting()
+    sampler = Sampler(run, [buggy, healthy], interval_s=0.02)
+    caplog.set_level(logging.DEBUG, logger="octperf.collectors._sampler")
+
+    with sampler:
+        _wait_for(lambda: sampler.samples >= 5)
+        assert sampler._thread is not None and sampler._thread.is_alive()
+
+    errors = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(errors) == 1
+    assert errors[0].levelname == "ERROR"
+    assert errors[0].exc_info is not None
+    assert "KeyError: 'cpu'" in errors[0].getMessage()
+    assert healthy.calls == sampler.samples == buggy.calls
+    gaps = run.read_table("gaps")
+    assert gaps["sample"].tolist() == list(range(1, sampler.samples + 1))
+    assert set(gaps["error"]) == {"KeyError"}
+    assert run.table_rows()["counting"] == sampler.samples
+
+
+def test_a_run_without_failures_has_an_empty_gaps_table(run):
+    """start() creates the table, so "no gap" differs from "not recorded"."""
+    with Sampler(run, [Counting()], interval_s=LONG):
+        pass
+
+    assert run.table_rows()["gaps"] == 0
+    assert run.read_table("gaps").columns.tolist() == [
+        *("ts", "ts_mono", "sample", "collector", "error", "reason")
+    ]
+
+
+def test_a_recovered_collector_is_logged_once_at_info(run, caplog):
+    """After its failures the collector says once that it answers again."""
+    fail_on = {n: CollectorError("down") for n in (2, 3)}
+    sampler = Sampler(run, [Flaky("agent", fail_on)], interval_s=LONG)
+
+    with caplog.at_level(logging.INFO, logger="octperf.collectors._sampler"):
+        for _ in range(5):
+            sampler.sample_now()
+
+    infos = [r.getMessage() for r in caplog.records if r.levelname == "INFO"]
+    assert infos == ["collector agent answers again after 2 failed samples"]
+
+
+def test_events_a_collector_reports_are_recorded_once_each(run):
+    """take_events() is asked after each good sample; each event lands once."""
+    collector = Reporting(events_on={2, 4})
+    sampler = Sampler(run, [collector], interval_s=LONG)
+
+    for _ in range(5):
+        sampler.sample_now()
+
+    events = run.manifest()["events"]
+    assert [(e["kind"], e["message"]) for e in events] == [
+        ("thing_happened", "at call 2"),
+        ("thing_happened", "at call 4"),
+    ]
+    assert collector.taken == 5
+
+
+def test_events_from_the_sampler_thread_survive_manifest_updates(run):
+    """The main thread's updates and the thread's events lose nothing."""
+    collector = Reporting(events_on=range(1, 10_000))
+    sampler = Sampler(run, [collector], interval_s=0.002)
+
+    with sampler:
+        for step in range(200):
+            run.update_manifest(step=step)
+
+    manifest = run.manifest()
+    assert manifest["step"] == 199
+    messages = [e["message"] for e in manifest["events"]]
+    assert messages == [f"at call {n}" for n in range(1, collector.calls + 1)]
+
+
+def test_a_failing_event_source_does_not_stop_sampling(run, caplog):
+    """An exception from take_events() is logged; rows keep coming."""
+    collector = Counting()
+    collector.take_events = lambda: 1 / 0  # type: ignore[attr-defined]
+    sampler = Sampler(run, [collector], interval_s=LONG)
+
+    with caplog.at_level(logging.ERROR, logger="octperf.collectors._sampler"):
+        for _ in range(3):
+            sampler.sample_now()
+
+    assert run.table_rows() == {"counting": 3}
+    assert len(caplog.records) == 1
+    assert "ZeroDivisionError" in caplog.records[0].getMessage()
 
 
 def test_start_samples_at_once_and_stop_samples_once_more(run):
@@ -132,7 +312,7 @@ def test_start_samples_at_once_and_stop_samples_once_more(run):
     sampler.stop()
 
     assert collector.calls == 2
-    assert run.table_rows() == {"counting": 2}
+    assert run.table_rows() == {"counting": 2, "gaps": 0}
 
 
 def test_context_manager_starts_and_stops(run):
@@ -164,9 +344,9 @@ def test_rows_are_on_disk_after_each_sample(run):
     sampler = Sampler(run, [Counting()], interval_s=LONG)
     sampler.start()
     try:
-        assert run.table_rows() == {"counting": 1}
+        assert run.table_rows()["counting"] == 1
         sampler.sample_now()
-        assert run.table_rows() == {"counting": 2}
+        assert run.table_rows()["counting"] == 2
     finally:
         sampler.stop()
 
