@@ -6,12 +6,12 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PROFILE ?= locust/profiles/demo.yaml
 
-.PHONY: demo test deps agent venv lint clean
+.PHONY: demo test deps test-deps agent venv lint clean
 
 demo: deps venv
 	$(BIN)/octperf run $(PROFILE)
 
-test: deps agent venv lint
+test: test-deps agent venv lint
 	$(BIN)/pytest
 
 lint: venv
@@ -21,6 +21,9 @@ lint: venv
 
 deps:
 	bash scripts/install-debs.sh
+
+test-deps:
+	bash scripts/install-debs.sh --tests
 
 # The Octavia amphora agent, in a virtualenv of its own (.venv-agent). The
 # amphora bed needs root; as another user its tests are skipped.

@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
 # Installs the Debian/Ubuntu packages octperf needs: HAProxy and nginx for the
-# local bed, and python3-venv where Python cannot make a virtualenv. As root it
-# installs them; otherwise it prints the exact command and fails.
+# local bed, and python3-venv where Python cannot make a virtualenv; with
+# --tests also OpenSSH's server, which the SSH collector's tests start on a
+# loopback port. As root it installs them; otherwise it prints the exact
+# command and fails.
 set -euo pipefail
 
 wanted=(haproxy nginx)
 python3 -c 'import venv, ensurepip' 2>/dev/null || wanted+=(python3-venv)
+if [ "${1:-}" = "--tests" ]; then
+  wanted+=(openssh-server)
+fi
 
 installed() {
   if command -v dpkg-query >/dev/null 2>&1; then
