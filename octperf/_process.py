@@ -42,8 +42,9 @@ class ManagedProcess:
     def stop(self, grace_s: float = 5.0) -> int | None:
         """SIGTERM the process group, SIGKILL it after ``grace_s``; reap it.
 
-        Safe to call twice: the group is signalled only on the first call,
-        so a PID reused after the first stop is never touched.
+        Safe to call twice: the group is signalled only during the first
+        call (a last SIGKILL right after reaping takes stray children), so a
+        PID reused later is never touched.
         """
         if self.stopped:
             return self.popen.returncode

@@ -6,18 +6,18 @@ that fixes it. Only ``missing`` makes a bed unusable.
 
 from __future__ import annotations
 
-import errno
 import os
 import shutil
-import socket
 import subprocess
 from dataclasses import dataclass
 
 from octperf._host import package_version
+from octperf.errors import TestbedError
 from octperf.profile import Profile
 from octperf.testbed import _binaries
 from octperf.testbed._agent import AGENT_VENV, QUERIED_PACKAGES
 from octperf.testbed._limits import allowed_maxconn, open_files_limits
+from octperf.testbed.local import _check_port_free
 
 
 @dataclass(frozen=True)
@@ -109,20 +109,16 @@ def _agent_packages() -> Check:
 
 
 def _loopback_port(name: str, port: int, key: str) -> Check:
-    probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        probe.bind(("127.0.0.1", port))
-    except OSError:
+        _check_port_free("127.0.0.1", port)
+    except TestbedError as error:
         return Check(
             "amphora",
             name,
             "warn",
-            f"127.0.0.1:{port} is in use",
+            str(error).split(":")[0] + f":{port}",
             f"stop what holds it, or set {key}",
         )
-    finally:
-        probe.close()
     return Check("amphora", name, "ok", f"127.0.0.1:{port} is free")
 
 
@@ -204,32 +200,17 @@ def _open_files() -> Check:
 
 
 def _address(profile: Profile) -> Check:
-    vip, port = str(profile.local.vip), profile.listener.protocol_port
-    probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    # SO_REUSEADDR, as HAProxy and nginx set it: connections in TIME_WAIT on
-    # the port do not count as in use, a listening socket does.
-    probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    bed, port = profile.local, profile.listener.protocol_port
+    wanted = [(str(bed.vip), port)]
+    wanted += [(str(member), bed.member_port) for member in bed.members]
     try:
-        probe.bind((vip, port))
-    except OSError as error:
-        if error.errno == errno.EADDRINUSE:
-            return Check(
-                "local",
-                "VIP address",
-                "warn",
-                f"{vip}:{port} is in use",
-                "stop what holds it, or set local.vip / listener.protocol_port",
-            )
-        return Check(
-            "local",
-            "VIP address",
-            "missing",
-            f"{vip}: {error.strerror}",
-            "the local bed needs 127.0.0.0/8 to be loopback (Linux)",
-        )
-    finally:
-        probe.close()
-    return Check("local", "VIP address", "ok", f"{vip}:{port} can be bound")
+        for address, wanted_port in wanted:
+            _check_port_free(address, wanted_port)
+    except TestbedError as error:
+        # The message already says what holds the port and what to change.
+        return Check("local", "addresses", "missing", str(error))
+    shown = f"VIP {bed.vip}:{port} and {len(bed.members)} members"
+    return Check("local", "addresses", "ok", f"{shown} can be bound")
 
 
 def _user() -> Check:

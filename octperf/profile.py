@@ -189,6 +189,24 @@ class Profile(_Strict):
     amphora: AmphoraBed = AmphoraBed()
     collect: Collect = Collect()
 
+    @model_validator(mode="after")
+    def _distinct_addresses(self) -> Profile:
+        for key in ("local", "amphora"):
+            members = getattr(self, key).members
+            if len(set(members)) != len(members):
+                raise ValueError(
+                    f"{key}.members lists an address twice; each member needs "
+                    "its own address"
+                )
+        local = self.local
+        same_port = local.member_port == self.listener.protocol_port
+        if local.vip in local.members and same_port:
+            raise ValueError(
+                f"local.vip {local.vip} is also a member on port "
+                f"{local.member_port}: give the VIP another address or port"
+            )
+        return self
+
     def object_path(self) -> str:
         """The URL path of the object the scenario fetches."""
         return f"/objects/{self.scenario.object_size}.bin"
@@ -218,15 +236,14 @@ class Profile(_Strict):
         return str(uuid.uuid5(_UUID_NAMESPACE, f"{self.name}/{role}"))
 
 
-def load_profile(path: str | Path, **overrides: object) -> Profile:
-    """Read and validate a profile YAML; ``overrides`` replace top-level keys.
+def load_profile(path: str | Path) -> Profile:
+    """Read and validate a profile YAML.
 
     Raises ConfigError naming the file and the key path of the first
     problems found.
     """
     path = Path(path)
     data = _read_yaml(path)
-    data.update({k: v for k, v in overrides.items() if v is not None})
     try:
         return Profile.model_validate(data)
     except ValidationError as error:

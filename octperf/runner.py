@@ -32,15 +32,13 @@ from octperf.collectors import (
 from octperf.collectors._throttle import Throttled
 from octperf.collectors.amphora import AmphoraAPI, AmphoraCollector
 from octperf.collectors.heartbeat import HeartbeatReceiver
+from octperf.errors import LoadError
 from octperf.load import LoadResult, LocustLoad
 from octperf.profile import Profile
 from octperf.store import RunDir, create_run
 from octperf.testbed import Endpoints, make_bed
 
 log = logging.getLogger(__name__)
-
-# Time allowed beyond the profile's duration for spawning and stopping users.
-LOAD_GRACE_S = 60.0
 
 # The amphora agent is slow (one synchronous worker, ~100 ms a call).
 AGENT_INTERVAL_S = 2.0
@@ -64,6 +62,7 @@ class _Window:
     req_tot_before: int | None = None
     req_tot_after: int | None = None
     result: LoadResult | None = None
+    collector_errors: dict[str, int] | None = None
 
 
 def execute(
@@ -95,11 +94,25 @@ def execute(
         status = "incomplete"
         run.add_event("interrupted", "stopped by Ctrl-C or SIGTERM before the end")
         raise
+    except Exception as error:
+        run.add_event("error", f"{type(error).__name__}: {error}")
+        raise
     finally:
         run.finish(status)
-        summary = _summarise(run, profile, window, status)
-        log.info("run %s %s", run.run_id, status)
+        summary = _summarise_safely(run, profile, window, status)
+        log.info("run %s: %s", status, run.path)
     return RunOutcome(run.path, status, summary)
+
+
+def _summarise_safely(
+    run: RunDir, profile: Profile, window: _Window, status: str
+) -> dict[str, Any]:
+    # Called while an exception may be on its way out: never replace it.
+    try:
+        return _summarise(run, profile, window, status)
+    except Exception:
+        log.exception("could not write %s/summary.json", run.path)
+        return {"status": status}
 
 
 def _run_on_bed(
@@ -127,7 +140,9 @@ def _load_with_collectors(
     collectors: list[Collector] = [HAProxyCollector(stats), HostCollector(), processes]
     with contextlib.ExitStack() as stack:
         collectors += _amphora_collectors(endpoints, stack)
-        stack.enter_context(Sampler(run, collectors, profile.collect.interval_s))
+        sampler = stack.enter_context(
+            Sampler(run, collectors, profile.collect.interval_s)
+        )
         window.req_tot_before = frontend_counter(stats.show_stat(), endpoints.frontend)
         load = LocustLoad(
             profile, endpoints.vip_url, run, exec_prefix=endpoints.load_prefix
@@ -140,7 +155,9 @@ def _load_with_collectors(
             load.stop()
             window.ended_at = time.time()
             window.req_tot_after = _counter_or_none(stats, endpoints.frontend)
+            window.result = window.result or _result_if_written(load)
             run.update_manifest(load=_load_manifest(window, load))
+        window.collector_errors = dict(sampler.errors)
 
 
 def _drive(
@@ -159,7 +176,8 @@ def _drive(
         processes.add(role, pid)
     if on_load_start is not None:
         on_load_start(profile.load.duration_s)
-    window.result = load.wait(profile.load.duration_s + LOAD_GRACE_S)
+    # LocustLoad bounds the wait itself: run time, workers joining, stopping.
+    window.result = load.wait()
 
 
 def _amphora_collectors(
@@ -178,6 +196,14 @@ def _amphora_collectors(
         receiver = HeartbeatReceiver(beat.host, beat.port, beat.key)
         found.append(stack.enter_context(receiver))
     return found
+
+
+def _result_if_written(load: LocustLoad) -> LoadResult | None:
+    """Locust's result after an interrupted load: the master writes it on stop."""
+    try:
+        return LoadResult.read(load.result_path)
+    except LoadError:
+        return None
 
 
 def _counter_or_none(stats: StatsSocket, frontend: str) -> int | None:
@@ -225,6 +251,7 @@ def _summarise(
         },
         "failures": client["failures"] if client else None,
         "samples": run.table_rows(),
+        "collector_errors": window.collector_errors,
     }
     run.write_summary(summary)
     return summary

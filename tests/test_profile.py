@@ -45,3 +45,28 @@ def test_a_missing_profile_says_where_profiles_are(tmp_path: Path) -> None:
     """A wrong path points at the shipped profiles."""
     with pytest.raises(ConfigError, match=r"locust/profiles/demo\.yaml"):
         load_profile(tmp_path / "nope.yaml")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "name: x\nlocal: {members: [127.0.201.11, 127.0.201.11]}\n",
+            r"local\.members lists an address twice",
+        ),
+        (
+            "name: x\nlocal: {vip: 127.0.201.11}\n",
+            r"local\.vip 127\.0\.201\.11 is also a member",
+        ),
+        (
+            "name: x\namphora: {vip: 198.51.100.50}\n",
+            r"vip 198\.51\.100\.50 is not a host of 203\.0\.113\.0/24",
+        ),
+    ],
+)
+def test_addresses_that_would_collide_are_refused(tmp_path: Path, text, expected):
+    """Two processes can never be asked to bind one address and port."""
+    path = tmp_path / "clash.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=expected):
+        load_profile(path)

@@ -236,7 +236,7 @@ class ProcessCollector:
         # A role's own process is only ever the one seen when it was added:
         # once it exits, its PID may be reused by an unrelated process.
         root = self._cache.get(pid)
-        if root is None or not root.is_running():
+        if root is None or not _live(root):
             log.debug("pid %s has exited; no rows for it", pid)
             return []
         try:
@@ -306,3 +306,11 @@ def _allowed(read: Callable[[], T]) -> T | None:
         return read()
     except psutil.AccessDenied:
         return None
+
+
+def _live(process: psutil.Process) -> bool:
+    """Running and not a zombie: an exited process nobody reaped yet is gone."""
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False

@@ -33,6 +33,7 @@ from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
+from octperf._paths import REPO
 from octperf._process import ManagedProcess, start
 from octperf.errors import LoadError, TestbedError
 from octperf.load._env import FINAL_REPORT_GRACE_S, LocustSettings
@@ -52,7 +53,7 @@ LOCUST_EXIT_FAILURES = 1  # Locust's --exit-code-on-error default
 
 def default_locustfile() -> Path:
     """``locust/locustfile.py`` of the repository this package is installed from."""
-    return Path(__file__).resolve().parents[2] / "locust" / "locustfile.py"
+    return REPO / "locust" / "locustfile.py"
 
 
 @dataclass(frozen=True)

@@ -25,9 +25,7 @@ The result JSON (``OCTPERF_LOCUST_RESULT``), format history:
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import threading
 import time
 from pathlib import Path
@@ -38,6 +36,7 @@ import locust
 from locust.env import Environment
 from locust.runners import STATE_MISSING, STATE_STOPPED, MasterRunner, WorkerRunner
 
+from octperf._atomic import write_json
 from octperf.load._env import FINAL_REPORT_GRACE_S, LocustSettings
 from octperf.load._histograms import (
     LOCUST_COLUMNS,
@@ -186,7 +185,7 @@ class _Master:
         if self._settings.result_path is None:
             log.warning("OCTPERF_LOCUST_RESULT is not set; no result written")
             return
-        _write_json(self._settings.result_path, self._result(exit_code))
+        write_json(self._settings.result_path, self._result(exit_code))
         log.info("result written to %s", self._settings.result_path)
 
     def _result(self, exit_code: int) -> dict[str, Any]:
@@ -254,11 +253,3 @@ class _Tables:
     def close(self) -> None:
         for writer in self._writers:
             writer.close()
-
-
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    # Write then rename: a reader sees the old file or the new one, whole.
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".tmp")
-    temporary.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    os.replace(temporary, path)

@@ -21,6 +21,7 @@ from jupyter_client.manager import AsyncKernelManager
 from nbclient.exceptions import DeadKernelError
 from nbconvert import HTMLExporter
 
+from octperf._paths import REPO
 from octperf.errors import ReportError
 from octperf.store import RunDir, open_run
 
@@ -30,7 +31,7 @@ log = logging.getLogger(__name__)
 
 # The package is installed editable from the repository, which holds the
 # notebook and the template next to it.
-REPOSITORY = Path(__file__).resolve().parents[2]
+REPOSITORY = REPO
 
 
 def notebook_path() -> Path:

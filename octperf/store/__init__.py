@@ -21,6 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from octperf._atomic import write_json
 from octperf.errors import StoreError
 from octperf.store._manifest import FORMAT_VERSION, READABLE_VERSIONS, STATUSES
 from octperf.store._tables import TableWriter
@@ -104,7 +105,7 @@ class RunDir:
             data.update(fields)
             if data.get("status") not in STATUSES:
                 raise ValueError(f"unknown run status {data.get('status')!r}")
-            _write_json(self.path / "manifest.json", data)
+            write_json(self.path / "manifest.json", data)
             return data
 
     def add_event(self, kind: str, message: str) -> None:
@@ -124,7 +125,7 @@ class RunDir:
     # summary ------------------------------------------------------------
 
     def write_summary(self, summary: dict[str, Any]) -> None:
-        _write_json(self.path / "summary.json", summary)
+        write_json(self.path / "summary.json", summary)
 
     def summary(self) -> dict[str, Any]:
         return _read_json(self.path / "summary.json")
@@ -173,10 +174,3 @@ def _read_json(path: Path) -> dict[str, Any]:
         raise StoreError(f"{path} is missing") from None
     except (OSError, ValueError) as error:
         raise StoreError(f"{path} is unreadable: {error}") from None
-
-
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    # Write then rename, so a crash leaves the old or the new file, whole.
-    temporary = path.with_suffix(".tmp")
-    temporary.write_text(json.dumps(data, indent=2, default=str) + "\n", "utf-8")
-    os.replace(temporary, path)

@@ -2,8 +2,8 @@
 
 Format history (``format_version``):
 
-1. First version: run_id, profile, testbed, versions, host, started_at,
-   ended_at, status, runner_pid, notes, events.
+1. First version: run_id, profile, testbed, versions, host, bed, load,
+   started_at, ended_at, status, runner_pid, events.
 """
 
 from __future__ import annotations

@@ -47,6 +47,7 @@ class TableWriter:
             if self._file is not None:
                 self._file.close()
                 self._file = None
+                self._writer = None  # a later append reopens the file
 
     def _write(self, row: Mapping[str, Any]) -> None:
         if self._writer is None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from octperf.errors import ConfigError
 from octperf.profile import Profile
 from octperf.testbed._bed import ProcessBed
 from octperf.testbed._endpoints import Endpoints
@@ -22,10 +21,5 @@ BEDS: dict[str, type[ProcessBed]] = {"local": LocalBed, "amphora": AmphoraBed}
 
 
 def make_bed(profile: Profile, workdir: Path) -> ProcessBed:
-    """The bed named by ``profile.testbed``."""
-    try:
-        return BEDS[profile.testbed](profile, workdir)
-    except KeyError:
-        raise ConfigError(
-            f"unknown testbed {profile.testbed!r}; known: {', '.join(BEDS)}"
-        ) from None
+    """The bed named by ``profile.testbed`` (validated by the profile)."""
+    return BEDS[profile.testbed](profile, workdir)

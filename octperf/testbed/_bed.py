@@ -65,6 +65,7 @@ class ProcessBed:
             self._start_members(nginx)
             self._start_haproxy(haproxy, sizing.maxconn)
             self._after_haproxy()
+            self._check_alive()
         except BaseException:
             self.down()
             raise
@@ -172,6 +173,20 @@ class ProcessBed:
         )
 
     # shared helpers -----------------------------------------------------
+
+    def _check_alive(self) -> None:
+        """Fail if any process died after its readiness was awaited.
+
+        Readiness only shows that *something* answered: a member whose nginx
+        died while another process held its address would pass it.
+        """
+        for process in self.processes:
+            if not process.alive():
+                raise TestbedError(
+                    f"{process.role} exited with code {process.popen.returncode} "
+                    f"while the bed came up: {process.log_tail()} "
+                    f"(log: {process.log_path})"
+                )
 
     def _start(self, role: str, argv: list[str]) -> _process.ManagedProcess:
         process = _process.start(

@@ -16,8 +16,12 @@ from dataclasses import dataclass
 from octperf.errors import EnvironmentProblem
 from octperf.profile import OCTAVIA_DEFAULT_MAXCONN
 
-# Descriptors kept free for listeners, health checks, sockets and logs.
-RESERVED_FDS = 2000
+# Descriptors kept free for listeners, health checks, sockets and logs
+# (HAProxy 2.6 asked 28 beyond 2.5 per connection for one listener).
+RESERVED_FDS = 200
+
+# Below this a bed would measure its own limit, not HAProxy's.
+MIN_MAXCONN = 256
 
 # Two sockets per connection and half a descriptor for splice pipes.
 FDS_PER_CONNECTION = 2.5
@@ -54,6 +58,13 @@ def size_maxconn(connection_limit: int, hard_limit: int) -> MaxconnSizing:
     is refused, since silently lowering it would change the experiment.
     """
     allowed = allowed_maxconn(hard_limit)
+    if allowed < MIN_MAXCONN:
+        raise EnvironmentProblem(
+            f"this machine's open-files hard limit is {hard_limit}, enough for "
+            f"maxconn {allowed} only: raise it (ulimit -Hn as root, "
+            "/etc/security/limits.conf) to at least "
+            f"{int(MIN_MAXCONN * FDS_PER_CONNECTION) + RESERVED_FDS}"
+        )
     if connection_limit == -1:
         if allowed >= OCTAVIA_DEFAULT_MAXCONN:
             return MaxconnSizing(OCTAVIA_DEFAULT_MAXCONN, None)

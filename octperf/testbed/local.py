@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import os
 import socket
 
 import psutil
@@ -50,7 +51,8 @@ def _check_port_free(address: str, port: int) -> None:
         if error.errno != errno.EADDRINUSE:
             raise TestbedError(f"cannot bind {address}:{port}: {error}") from None
         raise PortInUse(
-            f"{address}:{port} is already in use{_owner(port)}: stop that process "
+            f"{address}:{port} is already in use{_owner(address, port)}: stop "
+            "that process "
             "or choose other addresses or ports in the profile (local.vip, "
             "local.members, local.member_port, listener.protocol_port)"
         ) from None
@@ -58,11 +60,20 @@ def _check_port_free(address: str, port: int) -> None:
         probe.close()
 
 
-def _owner(port: int) -> str:
+def _owner(address: str, port: int) -> str:
+    """Who listens on ``address:port`` (or the wildcard), as "by NAME pid N".
+
+    The PID named is the listener's process group leader (nginx's master,
+    not the worker holding the socket), the one to stop.
+    """
     try:
         for conn in psutil.net_connections("tcp"):
-            if conn.laddr and conn.laddr.port == port and conn.status == "LISTEN":
-                return f" (by pid {conn.pid})" if conn.pid else ""
+            local = conn.laddr
+            if not local or local.port != port or conn.status != "LISTEN":
+                continue
+            if local.ip in (address, "0.0.0.0", "::") and conn.pid:
+                leader = os.getpgid(conn.pid)
+                return f" (by {psutil.Process(leader).name()} pid {leader})"
     except (OSError, psutil.Error):
         pass
     return ""

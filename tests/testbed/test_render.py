@@ -55,7 +55,7 @@ def test_uuids_are_stable_per_profile_name() -> None:
 def test_unlimited_listener_is_sized_to_the_open_files_limit() -> None:
     """Octavia's 50000 is lowered to what 20000 descriptors allow, with a note."""
     sizing = size_maxconn(-1, 20000)
-    assert sizing.maxconn == 7200
+    assert sizing.maxconn == 7920
     assert sizing.note is not None
     assert "50000" in sizing.note and "20000" in sizing.note
 
@@ -68,6 +68,12 @@ def test_unlimited_listener_keeps_octavias_maxconn_when_it_fits() -> None:
 
 def test_explicit_connection_limit_above_the_limit_is_refused() -> None:
     """A limit the machine cannot honour says which value would work."""
-    with pytest.raises(EnvironmentProblem, match=r"at most 7200"):
+    with pytest.raises(EnvironmentProblem, match=r"at most 7920"):
         size_maxconn(15000, 20000)
     assert size_maxconn(5000, 20000).maxconn == 5000
+
+
+def test_a_tiny_open_files_limit_is_refused_with_the_limit_to_set() -> None:
+    """Too few descriptors for a meaningful maxconn: say what limit would do."""
+    with pytest.raises(EnvironmentProblem, match=r"hard limit is 500.*at least 840"):
+        size_maxconn(-1, 500)
