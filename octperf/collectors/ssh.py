@@ -27,6 +27,7 @@ import secrets
 import shlex
 import socket
 import threading
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -173,8 +174,9 @@ class SSHHost:
             self._drop()
 
     def _run(self, connection: Connection, command: str) -> Any:
+        started = time.monotonic()
         try:
-            return connection.run(
+            result = connection.run(
                 command,
                 hide=True,
                 warn=True,
@@ -184,18 +186,26 @@ class SSHHost:
                 encoding="utf-8",
             )
         except CommandTimedOut:
-            self._drop()
-            raise CollectorError(
-                f"command on {self.host} port {self.port} did not finish within "
-                f"{self.timeout_s} s; the connection was dropped and the next "
-                "command reconnects (is the host overloaded?)"
-            ) from None
+            raise self._timed_out() from None
         except (paramiko.SSHException, OSError, EOFError, ThreadException) as error:
             self._drop()
             raise CollectorError(
                 f"lost the SSH connection to {self.host} port {self.port}: "
                 f"{error or type(error).__name__}; the next command reconnects"
             ) from error
+        # invoke may stop a command at its timeout without raising: the
+        # channel then closes with no exit status (-1), seen with no stdin.
+        if result.exited == -1 and time.monotonic() - started >= self.timeout_s:
+            raise self._timed_out()
+        return result
+
+    def _timed_out(self) -> CollectorError:
+        self._drop()
+        return CollectorError(
+            f"command on {self.host} port {self.port} did not finish within "
+            f"{self.timeout_s} s; the connection was dropped and the next "
+            "command reconnects (is the host overloaded?)"
+        )
 
     def _connect(self) -> Connection:
         if self._connection is not None and self._connection.is_connected:
