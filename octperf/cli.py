@@ -19,13 +19,20 @@ from typing import Annotated, NoReturn
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from octperf import api
 from octperf.doctor import ready
-from octperf.errors import OctperfError
+from octperf.errors import ConfigError, OctperfError
 from octperf.profile import Profile, load_profile, profile_from_dict
+from octperf.sweep import Step
 
 app = typer.Typer(
     add_completion=False,
@@ -90,6 +97,55 @@ def run(
 
 
 @app.command()
+def sweep(
+    profile: Annotated[
+        Path | None, typer.Argument(help="A profile YAML (not with --resume).")
+    ] = None,
+    users: Annotated[
+        str | None, typer.Option(help="Steps over load.users, e.g. 10,50,100.")
+    ] = None,
+    resume: Annotated[
+        Path | None, typer.Option(help="Resume this sweep directory.")
+    ] = None,
+    data_dir: DataDir = api.DATA_DIR,
+    reports_dir: ReportsDir = api.REPORTS_DIR,
+    report: Annotated[bool, typer.Option(help="Render the sweep report.")] = True,
+    verbose: Verbose = False,
+) -> None:
+    """One papermill-executed step per value, then the analysis across steps."""
+    _configure_logging(verbose)
+    with _expected_failures():
+        if (profile is None) == (resume is None):
+            raise ConfigError("give a PROFILE to start a sweep, or --resume DIR")
+        loaded = load_profile(profile) if profile is not None else None
+        steps = _user_list(users)
+        with _SweepProgress() as progress:
+            result = api.sweep(
+                loaded, data_dir, reports_dir, steps, resume, report, progress.step
+            )
+    out.print(f"sweep directory: {result.sweep_dir}")
+    if result.report is not None:
+        out.print(f"report: {result.report}")
+    if result.status != "complete":
+        raise typer.Exit(1)
+
+
+def _user_list(text: str | None) -> list[int] | None:
+    if not text:
+        return None
+    try:
+        values = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise ConfigError(
+            f"--users {text!r}: give whole numbers separated by commas, "
+            "e.g. --users 10,50,100"
+        ) from None
+    if not values or min(values) < 1:
+        raise ConfigError(f"--users {text!r}: every value must be at least 1")
+    return values
+
+
+@app.command()
 def report(
     run_dir: Annotated[Path, typer.Argument(help="A run directory.")],
     reports_dir: ReportsDir = api.REPORTS_DIR,
@@ -112,6 +168,69 @@ def _override(profile: Profile, testbed: str | None, **load: float | None) -> Pr
     if testbed is not None:
         data["testbed"] = testbed
     return profile_from_dict(data, source="command-line options")
+
+
+class _SweepProgress:
+    """Steps done, time left and the live request rate of the running step."""
+
+    def __init__(self) -> None:
+        self._progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed:.0f}/{task.total:.0f} steps"),
+            TimeRemainingColumn(),
+            TextColumn("{task.fields[rate]}"),
+            console=console,
+            transient=True,
+        )
+        self._task: TaskID | None = None
+        self._step_dir: Path | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+
+    def __enter__(self) -> _SweepProgress:
+        if console.is_terminal:
+            self._progress.start()
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+        self._progress.stop()
+
+    def step(self, step: Step, total: int, step_dir: Path) -> None:
+        """Called by the sweep as each step starts."""
+        if self._task is None:
+            self._task = self._progress.add_task("sweep", total=total, rate="")
+        self._progress.update(
+            self._task,
+            completed=step.index - 1,
+            description=f"step {step.index}/{total} {step.label}",
+        )
+        self._step_dir = step_dir
+
+    def _poll(self) -> None:
+        while not self._stop.wait(1.0):
+            if self._task is not None and self._step_dir is not None:
+                rate = _latest_rate(self._step_dir)
+                self._progress.update(self._task, rate=rate)
+
+
+def _latest_rate(step_dir: Path) -> str:
+    """The last per-second request count Locust wrote in a step, as text."""
+    tables = sorted(step_dir.glob("runs/*/tables/locust.csv"))
+    if not tables:
+        return ""
+    lines = tables[-1].read_text(encoding="utf-8").splitlines()
+    if len(lines) < 2:
+        return ""
+    header, last = lines[0].split(","), lines[-1].split(",")
+    try:
+        return f"{float(last[header.index('requests')]):.0f} req/s"
+    except (ValueError, IndexError):
+        return ""
 
 
 class _LoadProgress:

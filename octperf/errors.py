@@ -13,6 +13,8 @@ traceback.
     ├── LoadError            Locust failed or produced no result
     ├── CollectorError       a source could not be read
     ├── StoreError           a run directory is missing or unreadable
+    ├── AnalysisError        the data cannot carry an analysis (too few points)
+    ├── SweepError           a sweep step failed, or a sweep cannot resume
     └── ReportError          the analysis notebook failed or did not export
 """
 
@@ -51,6 +53,14 @@ class CollectorError(OctperfError):
 
 class StoreError(OctperfError):
     """A run directory is missing, unreadable or of an unknown format."""
+
+
+class SweepError(OctperfError):
+    """A sweep step failed (the message names the step and cell) or cannot resume."""
+
+
+class AnalysisError(OctperfError):
+    """The data given cannot carry an analysis; the message says what is missing."""
 
 
 class ReportError(OctperfError):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 import uuid
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -176,6 +176,26 @@ class Collect(_Strict):
     interval_s: Annotated[float, Field(ge=0.1, le=60)] = 1.0
 
 
+class Sweep(_Strict):
+    """Steps of a sweep: each sets profile fields named by dotted paths.
+
+    ``steps`` lists the steps one by one; ``matrix`` gives values per field
+    and a step for every combination (the first field varies slowest).
+    """
+
+    cooldown_s: Annotated[float, Field(ge=0, le=3600)] = 5.0
+    steps: list[dict[str, Any]] = Field(default_factory=list)
+    matrix: dict[str, list[Any]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _steps_or_matrix(self) -> Sweep:
+        if self.steps and self.matrix:
+            raise ValueError("give sweep.steps or sweep.matrix, not both")
+        if any(not values for values in self.matrix.values()):
+            raise ValueError("every sweep.matrix field needs at least one value")
+        return self
+
+
 class Profile(_Strict):
     """One experiment: the bed, the load balancer, the load and the sampling."""
 
@@ -188,6 +208,7 @@ class Profile(_Strict):
     local: LocalBed = LocalBed()
     amphora: AmphoraBed = AmphoraBed()
     collect: Collect = Collect()
+    sweep: Sweep = Sweep()
 
     @model_validator(mode="after")
     def _distinct_addresses(self) -> Profile:

@@ -37,6 +37,7 @@ from octperf.load import LoadResult, LocustLoad
 from octperf.profile import Profile
 from octperf.store import RunDir, create_run
 from octperf.testbed import Endpoints, make_bed
+from octperf.testbed._endpoints import BedState
 
 log = logging.getLogger(__name__)
 
@@ -69,13 +70,15 @@ def execute(
     profile: Profile,
     data_dir: Path,
     on_load_start: Callable[[float], None] | None = None,
+    attached: BedState | None = None,
 ) -> RunOutcome:
     """Run ``profile`` once and store everything under ``data_dir/runs``.
 
     ``on_load_start`` is called with the load's duration when Locust starts
-    (the CLI shows a progress bar). The run directory is kept whatever
-    happens; its manifest says ``complete``, ``incomplete`` (interrupted) or
-    ``failed``.
+    (the CLI shows a progress bar). With ``attached`` the run uses a bed
+    that is already up (a sweep's) and leaves it up. The run directory is
+    kept whatever happens; its manifest says ``complete``, ``incomplete``
+    (interrupted) or ``failed``.
     """
     run = create_run(
         data_dir,
@@ -88,7 +91,7 @@ def execute(
     log.info("run %s started", run.path)
     window, status = _Window(), "failed"
     try:
-        _run_on_bed(profile, run, window, on_load_start)
+        _run_on_bed(profile, run, window, on_load_start, attached)
         status = "complete"
     except KeyboardInterrupt:
         status = "incomplete"
@@ -120,12 +123,21 @@ def _run_on_bed(
     run: RunDir,
     window: _Window,
     on_load_start: Callable[[float], None] | None,
+    attached: BedState | None,
 ) -> None:
+    if attached is not None:
+        _record_bed(run, attached.endpoints, attached.versions)
+        _load_with_collectors(profile, run, attached.endpoints, window, on_load_start)
+        return
     bed = make_bed(profile, run.path)
     with bed as endpoints:
-        versions = run.manifest()["versions"] | bed.versions()
-        run.update_manifest(bed=endpoints.to_manifest(), versions=versions)
+        _record_bed(run, endpoints, bed.versions())
         _load_with_collectors(profile, run, endpoints, window, on_load_start)
+
+
+def _record_bed(run: RunDir, endpoints: Endpoints, versions: dict) -> None:
+    merged = run.manifest()["versions"] | versions
+    run.update_manifest(bed=endpoints.to_manifest(), versions=merged)
 
 
 def _load_with_collectors(

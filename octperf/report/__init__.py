@@ -23,9 +23,16 @@ from nbconvert import HTMLExporter
 
 from octperf._paths import REPO
 from octperf.errors import ReportError
-from octperf.store import RunDir, open_run
+from octperf.store import open_run
 
-__all__ = ["notebook_path", "render_report", "template_dir"]
+__all__ = [
+    "execute_notebook",
+    "export_html",
+    "notebook_path",
+    "render_report",
+    "render_sweep_report",
+    "template_dir",
+]
 
 log = logging.getLogger(__name__)
 
@@ -54,32 +61,49 @@ def render_report(run_dir: str | Path, reports_dir: str | Path) -> Path:
     the export does.
     """
     run = open_run(run_dir)
-    executed = _execute(run)
-    html = _export(executed, title=f"octperf report {run.run_id}")
-    target = Path(reports_dir) / f"{run.run_id}.html"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(html, encoding="utf-8")
-    log.info("report written: %s", target)
-    return target
-
-
-def _execute(run: RunDir) -> Path:
-    """Run the notebook on ``run``; the path of the executed notebook."""
     source = _existing(notebook_path())
     executed = run.subdir("report") / source.name
     log.info("executing %s on %s", source, run.path)
+    execute_notebook(source, executed, {"run_dir": str(run.path.resolve())})
+    target = Path(reports_dir) / f"{run.run_id}.html"
+    return export_html(executed, f"octperf report {run.run_id}", target)
+
+
+def render_sweep_report(sweep_dir: Path, reports_dir: str | Path) -> Path:
+    """Execute the sweep notebook on a sweep and write its HTML report.
+
+    Returns ``reports_dir/<sweep id>.html``; the executed notebook stays in
+    ``<sweep>/report/sweep.ipynb``.
+    """
+    sweep_dir = Path(sweep_dir).resolve()
+    source = _existing(REPOSITORY / "notebooks" / "sweep.ipynb")
+    executed = sweep_dir / "report" / source.name
+    log.info("executing %s on %s", source, sweep_dir)
+    execute_notebook(source, executed, {"sweep_dir": str(sweep_dir)})
+    target = Path(reports_dir) / f"{sweep_dir.name}.html"
+    return export_html(executed, f"octperf sweep {sweep_dir.name}", target)
+
+
+def execute_notebook(source: Path, executed: Path, parameters: dict) -> Path:
+    """Execute ``source`` with papermill on this interpreter into ``executed``.
+
+    The kernel's own stderr goes to ``kernel.log`` beside ``executed``.
+    Raises ReportError naming the failing cell and the executed notebook,
+    which keeps the traceback.
+    """
+    executed.parent.mkdir(parents=True, exist_ok=True)
     try:
         papermill.execute_notebook(
             str(source),
             str(executed),
-            parameters={"run_dir": str(run.path.resolve())},
+            parameters=parameters,
             kernel_name="python3",
             progress_bar=False,
             kernel_manager_class=_kernel_manager(executed.with_name("kernel.log")),
         )
     except papermill.PapermillExecutionError as error:
         raise ReportError(
-            f"the analysis notebook failed in cell {error.cell_index} "
+            f"{source.name} failed in cell {error.cell_index} "
             f"({_first_line(error.source)!r}) with {error.ename}: {error.evalue}; "
             f"the executed notebook with the traceback is {executed}"
         ) from error
@@ -91,6 +115,15 @@ def _execute(run: RunDir) -> Path:
             f"`{sys.executable} -m ipykernel_launcher --help` to check it starts"
         ) from error
     return executed
+
+
+def export_html(notebook: Path, title: str, target: Path) -> Path:
+    """Export an executed notebook to ``target`` as one self-contained page."""
+    html = _export(notebook, title)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(html, encoding="utf-8")
+    log.info("report written: %s", target)
+    return target
 
 
 def _export(notebook: Path, title: str) -> str:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from octperf.errors import TestbedError
 
 
 @dataclass(frozen=True)
@@ -61,3 +64,54 @@ class Endpoints:
             }
         data["processes"] = [{"role": r, "pid": p} for r, p in self.processes.items()]
         return data
+
+
+@dataclass(frozen=True)
+class BedState:
+    """A bed that is up, as another process needs it to attach: a sweep's steps
+    run in notebook kernels while the sweep process keeps the bed up.
+
+    The file holds the heartbeat key, so it is written 0600 in a private
+    directory and never copied into a run.
+    """
+
+    endpoints: Endpoints
+    versions: dict[str, str | None]
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.chmod(0o700)
+        data = {"endpoints": _endpoints_dict(self.endpoints), "versions": self.versions}
+        path.touch(mode=0o600, exist_ok=True)
+        path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: Path) -> BedState:
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+            return cls(_endpoints_from(data["endpoints"]), data["versions"])
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise TestbedError(
+                f"{path} does not describe a bed that is up ({error!r}); bring "
+                "the bed up again (octperf sweep does it for its steps)"
+            ) from None
+
+
+def _endpoints_dict(endpoints: Endpoints) -> dict[str, Any]:
+    data = asdict(endpoints)
+    return json.loads(json.dumps(data, default=str))
+
+
+def _endpoints_from(data: dict[str, Any]) -> Endpoints:
+    data = dict(data)
+    data["stats_socket"] = Path(data["stats_socket"])
+    data["load_prefix"] = tuple(data.get("load_prefix") or ())
+    if data.get("agent"):
+        agent = data["agent"]
+        data["agent"] = AgentAccess(
+            agent["url"],
+            *(Path(agent[k]) for k in ("client_cert", "client_key", "server_ca")),
+        )
+    if data.get("heartbeat"):
+        data["heartbeat"] = HeartbeatAccess(**data["heartbeat"])
+    return Endpoints(**data)
