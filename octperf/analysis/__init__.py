@@ -10,54 +10,99 @@ the run lacks gives an empty frame, never an error.
     analysis.latency(run)              # p50/p90/p99 per second
     analysis.latency_percentiles(run)  # over the whole load window, exact
     analysis.gaps(run)                 # what a collector failed to sample, why
+    analysis.heartbeats(run)           # Octavia's view beside HAProxy's
+
+Amphora runs add the agent's view (``agent_cpu``, ``agent_memory``,
+``agent_net``) and the heartbeat's (``heartbeats``, ``heartbeat_totals``);
+``has_amphora_agent`` and ``has_heartbeat`` say whether a run has them.
 """
 
+from octperf.analysis._agent import (
+    agent_cpu,
+    agent_cpu_mean,
+    agent_memory,
+    agent_net,
+    has_amphora_agent,
+)
 from octperf.analysis._frames import (
     client_rate,
     connections,
     cpu_by_role,
+    frontend_increases,
+    haproxy_bytes_rate,
     haproxy_rate,
     haproxy_restarts,
     host_cpu,
+    host_memory,
     latency,
 )
 from octperf.analysis._gaps import events, gap_count, gaps, gaps_and_events_table
 from octperf.analysis._hdr import latency_percentiles, merged_histogram
+from octperf.analysis._heartbeat import (
+    has_heartbeat,
+    heartbeat_count,
+    heartbeat_totals,
+    heartbeats,
+)
 from octperf.analysis._plots import (
+    plot_agent_cpu,
+    plot_agent_memory,
+    plot_agent_network,
     plot_cpu_by_role,
     plot_failures,
+    plot_heartbeat_bytes,
+    plot_heartbeat_connections,
     plot_host_cpu,
     plot_latency,
     plot_queues,
     plot_requests,
     plot_sessions,
+    stacked_axes,
 )
 from octperf.analysis._summary import NO_DATA, summary_table
 from octperf.analysis._time import load_window, time_origin
 
 __all__ = [
     "NO_DATA",
+    "agent_cpu",
+    "agent_cpu_mean",
+    "agent_memory",
+    "agent_net",
     "client_rate",
     "connections",
     "cpu_by_role",
     "events",
+    "frontend_increases",
     "gap_count",
     "gaps",
     "gaps_and_events_table",
+    "haproxy_bytes_rate",
     "haproxy_rate",
     "haproxy_restarts",
+    "has_amphora_agent",
+    "has_heartbeat",
+    "heartbeat_count",
+    "heartbeat_totals",
+    "heartbeats",
     "host_cpu",
+    "host_memory",
     "latency",
     "latency_percentiles",
     "load_window",
     "merged_histogram",
+    "plot_agent_cpu",
+    "plot_agent_memory",
+    "plot_agent_network",
     "plot_cpu_by_role",
     "plot_failures",
+    "plot_heartbeat_bytes",
+    "plot_heartbeat_connections",
     "plot_host_cpu",
     "plot_latency",
     "plot_queues",
     "plot_requests",
     "plot_sessions",
+    "stacked_axes",
     "summary_table",
     "time_origin",
 ]

@@ -6,6 +6,7 @@ events from the manifest's ``events`` (``haproxy_reload``, ``interrupted``).
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from octperf.analysis._time import time_origin, with_time
@@ -24,7 +25,10 @@ def gaps(run: RunDir) -> pd.DataFrame:
     """Each stretch of samples a collector failed for the same reason.
 
     One row per stretch of consecutive failed samples of one collector with
-    the same ``error`` and ``reason``: ``ts`` and ``t`` of its first failed
+    the same ``error`` and ``reason`` (a collector sampled less often, as
+    the amphora agent's, continues a stretch until its next data: its
+    tables are those named after it, ``amphora_agent`` and
+    ``amphora_agent_net``): ``ts`` and ``t`` of its first failed
     sample, ``last_ts`` and ``last_t`` of its last, ``collector``, ``error``
     (the exception's class), ``reason`` (its message), ``samples`` (how
     many failed). The data is missing from the last good sample before to
@@ -33,8 +37,9 @@ def gaps(run: RunDir) -> pd.DataFrame:
     """
     columns = ["ts", "sample", "collector", "error", "reason"]
     rows = run.read_table("gaps").reindex(columns=columns)
-    rows = rows.sort_values(["collector", "ts"], kind="stable")
-    spans = rows.groupby(_stretches(rows), sort=False).agg(
+    rows = rows.sort_values(["collector", "ts"], kind="stable").reset_index(drop=True)
+    answered = _answered(run, set(rows["collector"].dropna()))
+    spans = rows.groupby(_stretches(rows, answered), sort=False).agg(
         ts=("ts", "first"),
         last_ts=("ts", "last"),
         collector=("collector", "first"),
@@ -95,13 +100,49 @@ def gaps_and_events_table(run: RunDir) -> pd.DataFrame:
     return table.astype(object).where(table.notna(), "")
 
 
-def _stretches(rows: pd.DataFrame) -> pd.Series:
-    """A number per stretch of consecutive samples with the same failure."""
+def _stretches(rows: pd.DataFrame, answered: dict[str, np.ndarray]) -> pd.Series:
+    """A number per stretch of consecutive attempts failed for the same reason.
+
+    Rows are sorted by collector and ``ts``. Two failures follow each other
+    when their sample numbers do, or when the collector's tables have no
+    row between them (``answered``: its data's ``ts``, sorted).
+    """
     same = rows[["collector", "error", "reason"]].fillna("")
     changed = (same != same.shift()).any(axis=1)
     # Without sample numbers (an imported table), every row is its own gap.
     following = rows["sample"] == rows["sample"].shift() + 1
-    return (changed | ~following).cumsum()
+    previous = rows["ts"].shift()
+    quiet = [
+        _none_between(answered.get(str(collector)), before, ts)
+        for collector, before, ts in zip(
+            rows["collector"], previous, rows["ts"], strict=True
+        )
+    ]
+    return (changed | ~(following | pd.Series(quiet, index=rows.index))).cumsum()
+
+
+def _none_between(answered: np.ndarray | None, before: float, ts: float) -> bool:
+    """Whether data is known to be missing between two failures of a collector."""
+    if answered is None or np.isnan(before):
+        return False
+    first = np.searchsorted(answered, before, side="right")
+    return bool(first == np.searchsorted(answered, ts, side="left"))
+
+
+def _answered(run: RunDir, collectors: set[str]) -> dict[str, np.ndarray]:
+    """``ts`` of each collector's data, from its tables (``<name>``, ``<name>_*``).
+
+    A collector without such a table is left out: its failures follow each
+    other only by sample number.
+    """
+    tables = [name for name in run.table_rows() if name != "gaps"]
+    answered = {}
+    for collector in collectors:
+        own = [t for t in tables if t == collector or t.startswith(f"{collector}_")]
+        if own:
+            times = [run.read_table(t).reindex(columns=["ts"])["ts"] for t in own]
+            answered[collector] = np.sort(pd.concat(times).dropna().unique())
+    return answered
 
 
 def _gap_part(spans: pd.DataFrame) -> pd.DataFrame:

@@ -8,10 +8,12 @@ from typing import Any
 
 import pandas as pd
 
+from octperf.analysis._agent import agent_cpu_mean, has_amphora_agent
 from octperf.analysis._frames import client_rate, connections, haproxy_rate
 from octperf.analysis._gaps import events, gap_count
 from octperf.analysis._hdr import latency_percentiles
-from octperf.analysis._time import in_buckets, load_window
+from octperf.analysis._heartbeat import has_heartbeat, heartbeat_count
+from octperf.analysis._time import in_buckets, load_window, overlapping
 from octperf.errors import StoreError
 from octperf.store import RunDir
 
@@ -29,7 +31,9 @@ def summary_table(run: RunDir) -> pd.DataFrame:
     Latency percentiles cover the whole load window, from the merged
     histograms. Throughput is client requests over the load duration. Gaps
     (samples a collector failed) and HAProxy reloads count over the whole
-    run. Unknown values read ``no data``.
+    run. An amphora run adds the agent's mean CPU % over the load window
+    and the heartbeats received over the whole run; other runs have no
+    such rows. Unknown values read ``no data``.
     """
     manifest = run.manifest()
     counts = _counts(run)
@@ -49,6 +53,7 @@ def summary_table(run: RunDir) -> pd.DataFrame:
     rows.update(_scur_peak(run))
     rows["gaps (failed samples)"] = gap_count(run)
     rows["HAProxy reloads"] = int((events(run)["kind"] == RELOAD).sum())
+    rows.update(_amphora_rows(run))
     versions = manifest.get("versions") or {}
     for program in ("haproxy", "nginx", "locust"):
         rows[f"{program} version"] = versions.get(program)
@@ -57,19 +62,27 @@ def summary_table(run: RunDir) -> pd.DataFrame:
 
 
 def _counts(run: RunDir) -> dict[str, Any]:
-    """Duration and request counts: summary.json first, tables for the gaps."""
+    """Duration and request counts: summary.json first, tables for the gaps.
+
+    A value summary.json lacks or holds as null (an interrupted run writes
+    ``"client": null``) comes from the tables.
+    """
     recorded = _recorded(run)
     requests = recorded.get("requests") or {}
     counted = _counted(run)
     counts = {
-        "duration": recorded.get("duration_s", counted["duration"]),
-        "client": (requests.get("client") or {}).get("total", counted["client"]),
-        "haproxy": (requests.get("haproxy") or {}).get("req_tot", counted["haproxy"]),
-        "failures": recorded.get("failures", counted["failures"]),
+        "duration": _known(recorded.get("duration_s"), counted["duration"]),
+        "client": _known(
+            (requests.get("client") or {}).get("total"), counted["client"]
+        ),
+        "haproxy": _known(
+            (requests.get("haproxy") or {}).get("req_tot"), counted["haproxy"]
+        ),
+        "failures": _known(recorded.get("failures"), counted["failures"]),
     }
     difference = _ratio(_minus(counts["haproxy"], counts["client"]), counts["client"])
-    counts["difference"] = requests.get(
-        "difference_pct", None if difference is None else difference * 100
+    counts["difference"] = _known(
+        requests.get("difference_pct"), None if difference is None else difference * 100
     )
     return counts
 
@@ -80,12 +93,8 @@ def _counted(run: RunDir) -> dict[str, Any]:
     client = client_rate(run)
     client = client[in_buckets(client["ts"], start, end)]
     haproxy = haproxy_rate(run)
-    # An interval counts when it overlaps the window.
-    overlaps = pd.Series(True, index=haproxy.index)
-    if start is not None:
-        overlaps &= haproxy["ts"] + haproxy["interval_s"] > start
-    if end is not None:
-        overlaps &= haproxy["ts"] < end
+    last = haproxy["ts"] + haproxy["interval_s"]
+    overlaps = overlapping(haproxy["ts"], last, start, end)
     return {
         "duration": _minus(end, start),
         "client": _total(client["requests"]),
@@ -113,6 +122,16 @@ def _scur_peak(run: RunDir) -> dict[str, Any]:
     }
 
 
+def _amphora_rows(run: RunDir) -> dict[str, Any]:
+    """The agent's and the heartbeat's rows, for runs whose bed had them."""
+    rows: dict[str, Any] = {}
+    if has_amphora_agent(run):
+        rows["amphora agent CPU mean (%)"] = _round(agent_cpu_mean(run), 1)
+    if has_heartbeat(run):
+        rows["heartbeats received"] = heartbeat_count(run)
+    return rows
+
+
 def _recorded(run: RunDir) -> dict[str, Any]:
     if not (run.path / "summary.json").exists():
         return {}
@@ -121,6 +140,11 @@ def _recorded(run: RunDir) -> dict[str, Any]:
     except StoreError as error:
         log.warning("%s; totals come from the tables instead", error)
         return {}
+
+
+def _known(value: Any, fallback: Any) -> Any:
+    """``value`` unless it is unknown (None, NaN), else ``fallback``."""
+    return fallback if _unknown(value) else value
 
 
 def _total(values: pd.Series) -> int | None:

@@ -53,6 +53,22 @@ def in_buckets(ts: pd.Series, start: float | None, end: float | None) -> pd.Seri
     return inside
 
 
+def overlapping(
+    first: pd.Series, last: pd.Series, start: float | None, end: float | None
+) -> pd.Series:
+    """Which intervals ``(first, last]`` overlap the window ``[start, end]``.
+
+    An unknown ``first`` (NaN: the interval began before anything was
+    recorded) counts as early enough; an unknown window bound as open.
+    """
+    inside = pd.Series(True, index=last.index)
+    if start is not None:
+        inside &= last > start
+    if end is not None:
+        inside &= first.isna() | (first < end)
+    return inside
+
+
 def _seconds(value: object) -> float | None:
     """Unix seconds from a number or an ISO 8601 string; ``None`` if neither."""
     if value is None or value == "":

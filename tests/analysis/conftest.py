@@ -20,6 +20,12 @@ def run(synthetic) -> RunDir:
     return octperf.open_run(synthetic.path)
 
 
+@pytest.fixture
+def local_run(tmp_path) -> RunDir:
+    """The synthetic run as the local bed makes it: no agent, no heartbeat."""
+    return octperf.open_run(write_run(tmp_path / "local", amphora=False).path)
+
+
 @pytest.fixture(autouse=True)
 def _close_figures():
     yield

@@ -5,6 +5,13 @@ HAProxy reloads in the middle (its counters restart, its worker gets a new
 Pid), one second in five has a slow tail so per-second p99s and the window's
 p99 disagree, and every member runs an nginx master with two workers. The
 amphora agent's collector fails for a few samples, with two reasons.
+
+By default the run is an amphora run: the agent's tables (its samples
+where it did not fail), psutil's memory, and a heartbeat every second at
+the half second, computed from HAProxy's counters as the agent computes it
+(deltas, a counter that went down counting from zero). The listener is
+FULL at the peak. ``write_run(base, amphora=False)`` writes a local run:
+no agent, no heartbeat.
 """
 
 from __future__ import annotations
@@ -37,6 +44,11 @@ SLIM = 100
 PEAK_SCUR = 87
 PEAK_SAMPLE = 15
 PIDS = (4100, 4377)  # HAProxy's worker before and after the reload
+AGENT_URL = "https://127.0.0.1:9443"
+AMPHORA_ID = "b4060f89-a298-55d7-97e3-e69163e67f70"
+BYTES_OUT, BYTES_IN = 1000, 100  # per request, as the frontend counts them
+MEM_TOTAL_KB, MEM_FREE_KB = 4_194_304, 3_145_728
+MEM_BUFFERS_KB, MEM_CACHED_KB = 102_400, 204_800
 # Samples the amphora agent's collector failed, and why.
 AGENT_GAPS = {
     5: "agent at https://127.0.0.1:9443 did not answer within 5.0 s",
@@ -58,6 +70,8 @@ class SyntheticRun:
     path: Path
     requests: dict[int, int] = field(default_factory=dict)
     latencies_us: dict[int, list[int]] = field(default_factory=dict)
+    heartbeats: list[dict] = field(default_factory=list)
+    agent: list[dict] = field(default_factory=list)
 
     @property
     def client_total(self) -> int:
@@ -69,7 +83,7 @@ class SyntheticRun:
         return self.client_total - self.requests[RELOAD_SAMPLE - 1]
 
 
-def write_run(base: Path) -> SyntheticRun:
+def write_run(base: Path, amphora: bool = True) -> SyntheticRun:
     """Write the run under ``base`` and return it with its raw data."""
     started = datetime.fromtimestamp(T0 - 5, timezone.utc)
     run_id = f"{started:%Y%m%dT%H%M%SZ}-synthetic-a1b2c3"
@@ -87,9 +101,21 @@ def write_run(base: Path) -> SyntheticRun:
     _csv(tables / "gaps.csv", _gap_rows())
     _csv(tables / "process.csv", _process_rows())
     _csv(tables / "host_cpu.csv", _host_cpu_rows())
-    _json(run.path / "manifest.json", _manifest(run_id, started))
-    _json(run.path / "summary.json", _summary(run))
+    _csv(tables / "host_memory.csv", _host_memory_rows())
+    if amphora:
+        _write_amphora(run, tables)
+    testbed = "amphora" if amphora else "local"
+    _json(run.path / "manifest.json", _manifest(run_id, started, testbed))
+    _json(run.path / "summary.json", _summary(run, testbed))
     return run
+
+
+def _write_amphora(run: SyntheticRun, tables: Path) -> None:
+    run.agent = _agent_rows()
+    run.heartbeats = _heartbeat_rows(run)
+    _csv(tables / "amphora_agent.csv", run.agent)
+    _csv(tables / "amphora_agent_net.csv", _agent_net_rows(run))
+    _csv(tables / "heartbeat.csv", run.heartbeats)
 
 
 def _latencies(rng: random.Random, count: int, slow: bool) -> list[int]:
@@ -141,21 +167,48 @@ def _histograms(run: SyntheticRun) -> dict[int, HdrHistogram]:
 
 def _stat_rows(run: SyntheticRun) -> list[dict]:
     rows = []
-    req_tot = REQ_TOT_BEFORE
+    req_tot = _req_tot(run)
+    for k in SAMPLES:
+        scur = _scur(k)
+        qcur = {PEAK_SAMPLE: 5, PEAK_SAMPLE + 1: 3}.get(k, 0)
+        status = "FULL" if k == PEAK_SAMPLE else "OPEN"
+        counters = _frontend_counters(req_tot[k])
+        rows.append(
+            _stat(k, LISTENER, "FRONTEND", 0, scur, SLIM, None, status, counters)
+        )
+        rows.append(_stat(k, POOL, "BACKEND", 1, scur, None, qcur, "UP", counters))
+        for member in MEMBERS:
+            rows.append(_stat(k, POOL, member, 2, scur // 3, None, 0, "UP", {}))
+    return rows
+
+
+def _req_tot(run: SyntheticRun) -> dict[int, int]:
+    """The frontend's ``req_tot`` at each sample: it restarts at the reload."""
+    values, req_tot = {}, REQ_TOT_BEFORE
     for k in SAMPLES:
         req_tot += run.requests.get(k - 1, 0)
         if k == RELOAD_SAMPLE:
             req_tot = REQ_TOT_AFTER_RELOAD
-        scur = max(0, PEAK_SCUR - 8 * abs(k - PEAK_SAMPLE)) if 2 <= k <= 22 else 0
-        qcur = {PEAK_SAMPLE: 5, PEAK_SAMPLE + 1: 3}.get(k, 0)
-        rows.append(_stat(k, LISTENER, "FRONTEND", 0, scur, SLIM, None, req_tot))
-        rows.append(_stat(k, POOL, "BACKEND", 1, scur, None, qcur, req_tot))
-        for member in MEMBERS:
-            rows.append(_stat(k, POOL, member, 2, scur // 3, None, 0, None))
-    return rows
+        values[k] = req_tot
+    return values
 
 
-def _stat(k, pxname, svname, kind, scur, slim, qcur, req_tot) -> dict:
+def _frontend_counters(req_tot: int) -> dict[str, int]:
+    """Counters that follow ``req_tot``; every value even, so halves are whole."""
+    return {
+        "bin": BYTES_IN * req_tot,
+        "bout": BYTES_OUT * req_tot,
+        "ereq": 2 * (req_tot // 500),
+        "stot": 2 * (req_tot // 10),
+        "req_tot": req_tot,
+    }
+
+
+def _scur(k: int) -> int:
+    return max(0, PEAK_SCUR - 8 * abs(k - PEAK_SAMPLE)) if 2 <= k <= 22 else 0
+
+
+def _stat(k, pxname, svname, kind, scur, slim, qcur, status, counters) -> dict:
     # A subset of `show stat` fields, in HAProxy's order.
     return {
         "ts": T0 + k,
@@ -166,11 +219,14 @@ def _stat(k, pxname, svname, kind, scur, slim, qcur, req_tot) -> dict:
         "scur": scur,
         "smax": PEAK_SCUR,
         "slim": slim,
-        "stot": 10 * k,
-        "status": "OPEN" if kind == 0 else "UP",
+        "stot": counters.get("stot"),
+        "bin": counters.get("bin"),
+        "bout": counters.get("bout"),
+        "ereq": counters.get("ereq"),
+        "status": status,
         "type": kind,
         "req_rate": None if kind == 2 else 100,
-        "req_tot": req_tot,
+        "req_tot": counters.get("req_tot"),
     }
 
 
@@ -260,7 +316,131 @@ def _cpu(k, cpu, busy) -> dict:
     }
 
 
-def _manifest(run_id: str, started: datetime) -> dict:
+def _host_memory_rows() -> list[dict]:
+    mib = 1024 * 1024
+    return [
+        {
+            "ts": T0 + k,
+            "ts_mono": 1000.0 + k,
+            "total_bytes": 4096 * mib,
+            "available_bytes": (3300 - k) * mib,
+            "used_bytes": (700 + k) * mib,
+            "swap_total_bytes": 0,
+            "swap_used_bytes": 0,
+        }
+        for k in SAMPLES
+    ]
+
+
+def agent_samples() -> list[int]:
+    """The samples the agent answered: all but its gaps."""
+    return [k for k in SAMPLES if k not in AGENT_GAPS]
+
+
+def _agent_rows() -> list[dict]:
+    rows = []
+    for k in agent_samples():
+        rows.append(
+            {
+                "ts": T0 + k,
+                "ts_mono": 1000.0 + k,
+                "cpu_count": 4,
+                # The first sample has no previous one to take a delta from.
+                "cpu_percent": None if k == 0 else 40.0 + k,
+                "mem_total_kb": MEM_TOTAL_KB,
+                "mem_free_kb": MEM_FREE_KB - 1024 * k,
+                "mem_buffers_kb": MEM_BUFFERS_KB,
+                "mem_cached_kb": MEM_CACHED_KB,
+                "load_1": 1.5,
+                "haproxy_count": 1,
+                "listener_count": 1,
+            }
+        )
+    return rows
+
+
+def _agent_net_rows(run: SyntheticRun) -> list[dict]:
+    """eth1 (clients) and eth2 (members): counters never reset with HAProxy."""
+    per_request = {"eth1": (1040, 150), "eth2": (160, 1020)}  # tx, rx bytes
+    rows, previous = [], None
+    for k in agent_samples():
+        served = sum(n for s, n in run.requests.items() if s < k)
+        for interface, (tx, rx) in per_request.items():
+            rows.append(
+                {
+                    "ts": T0 + k,
+                    "ts_mono": 1000.0 + k,
+                    "interface": interface,
+                    "network_tx": tx * served,
+                    "network_rx": rx * served,
+                    "tx_bytes_per_s": _rate(tx, served, previous, k),
+                    "rx_bytes_per_s": _rate(rx, served, previous, k),
+                }
+            )
+        previous = (k, served)
+    return rows
+
+
+def _rate(per_request, served, previous, k) -> float | None:
+    if previous is None:
+        return None
+    then, served_then = previous
+    return per_request * (served - served_then) / (k - then)
+
+
+def _heartbeat_rows(run: SyntheticRun) -> list[dict]:
+    """A heartbeat at T0 + j + 0.5, j = 0 … 23, as the agent sends them."""
+    req_tot = _req_tot(run)
+    rows, last = [], None
+    for j in SAMPLES[:-1]:
+        read = _read_at_half(req_tot, j)
+        deltas = {name: _delta(read[name], last, name) for name in read}
+        last = read
+        rows.append(
+            {
+                "ts": T0 + j + 0.5,
+                "ts_mono": 1001.0 + j,
+                "amphora_id": AMPHORA_ID,
+                "seq": j + 1,
+                "ver": 3,
+                "listener_id": LISTENER,
+                "status": "FULL" if j == PEAK_SAMPLE else "OPEN",
+                "tx": deltas["bout"],
+                "rx": deltas["bin"],
+                "conns": _scur(j),
+                "totconns": deltas["stot"],
+                "ereq": deltas["ereq"],
+            }
+        )
+    return rows
+
+
+def _read_at_half(req_tot: dict[int, int], j: int) -> dict[str, int]:
+    """The frontend's counters half way from sample j to j + 1.
+
+    Between the two samples around the reload, the new HAProxy has counted
+    half of what it shows at the next sample.
+    """
+    before = _frontend_counters(req_tot[j])
+    after = _frontend_counters(req_tot[j + 1])
+    if j + 1 == RELOAD_SAMPLE:
+        return {name: after[name] // 2 for name in after}
+    return {name: (before[name] + after[name]) // 2 for name in after}
+
+
+def _delta(value: int, last: dict | None, name: str) -> int:
+    """The agent's delta: 0 the first time, the value itself if it went down."""
+    if last is None:
+        return 0
+    delta = value - last[name]
+    return value if delta < 0 else delta
+
+
+def _manifest(run_id: str, started: datetime, testbed: str) -> dict:
+    bed: dict = {"vip_url": "http://127.0.0.10:8080/", "processes": []}
+    if testbed == "amphora":
+        bed["agent"] = {"url": AGENT_URL}
+        bed["heartbeat"] = {"host": "127.0.0.1", "port": 5555}
     return {
         "format_version": 1,
         "run_id": run_id,
@@ -269,7 +449,7 @@ def _manifest(run_id: str, started: datetime) -> dict:
         "ended_at": datetime.fromtimestamp(T0 + 25, timezone.utc).isoformat(),
         "runner_pid": 4242,
         "profile": {"name": "synthetic", "users": 50},
-        "testbed": "local",
+        "testbed": testbed,
         "versions": {
             "octperf": "0.1.0",
             "python": "3.11.7",
@@ -278,7 +458,7 @@ def _manifest(run_id: str, started: datetime) -> dict:
             "locust": "2.31.8",
         },
         "host": {"hostname": "bench", "kernel": "6.8.0", "os": "Linux", "cpu_count": 4},
-        "bed": {"vip_url": "http://127.0.0.10:8080/", "processes": []},
+        "bed": bed,
         "load": {"started_at": LOAD_START, "ended_at": LOAD_END, "workers": 1},
         "events": [
             {
@@ -290,12 +470,12 @@ def _manifest(run_id: str, started: datetime) -> dict:
     }
 
 
-def _summary(run: SyntheticRun) -> dict:
+def _summary(run: SyntheticRun, testbed: str) -> dict:
     client, haproxy = run.client_total, run.haproxy_total
     failures = sum(FAILURES.values())
     return {
         "status": "complete",
-        "testbed": "local",
+        "testbed": testbed,
         "duration_s": LOAD_END - LOAD_START,
         "requests": {
             "client": {

@@ -18,6 +18,10 @@ FRAMES = {
         "requests",
         "requests_per_s",
     ],
+    analysis.haproxy_bytes_rate: [
+        *("ts", "t", "frontend", "interval_s"),
+        *("bin", "bout", "bin_per_s", "bout_per_s"),
+    ],
     analysis.latency: ["ts", "t", "percentile", "latency_ms"],
     analysis.connections: [
         "ts",
@@ -33,6 +37,19 @@ FRAMES = {
     analysis.host_cpu: [
         *("ts", "t", "cpu", "busy", "user", "system"),
         *("softirq", "irq", "iowait", "steal"),
+    ],
+    analysis.host_memory: ["ts", "t", "used_mib", "total_mib"],
+    analysis.agent_cpu: ["ts", "t", "interval_s", "cpu_percent"],
+    analysis.agent_memory: ["ts", "t", "used_mib", "total_mib"],
+    analysis.agent_net: [
+        *("ts", "t", "interface", "interval_s"),
+        *("tx_bytes_per_s", "rx_bytes_per_s"),
+    ],
+    analysis.heartbeats: [
+        *("ts", "t", "interval_s", "amphora_id", "seq", "listener_id", "status"),
+        *("tx", "rx", "conns", "totconns", "ereq"),
+        *("haproxy_bout", "haproxy_bin", "haproxy_stot", "haproxy_ereq"),
+        "haproxy_scur",
     ],
     analysis.gaps: [
         *("ts", "t", "last_ts", "last_t"),
@@ -72,6 +89,27 @@ def test_haproxy_rate_lines_up_with_client_buckets(run, synthetic):
 def test_haproxy_rate_reads_only_frontends(run):
     """Backend and server rows carry req_tot too but are not counted."""
     assert analysis.haproxy_rate(run)["frontend"].unique().tolist() == [s.LISTENER]
+
+
+def test_haproxy_bytes_rate_counts_bytes_and_skips_the_reload(run, synthetic):
+    """bin and bout per second follow the requests; the reload interval is gone."""
+    frame = analysis.haproxy_bytes_rate(run).set_index("ts")
+
+    assert s.T0 + s.RELOAD_SAMPLE - 1 not in frame.index
+    assert (frame[["bin_per_s", "bout_per_s"]] >= 0).all().all()
+    for second, requests in synthetic.requests.items():
+        if second != s.RELOAD_SAMPLE - 1:
+            assert frame.loc[s.T0 + second, "bout_per_s"] == s.BYTES_OUT * requests
+            assert frame.loc[s.T0 + second, "bin_per_s"] == s.BYTES_IN * requests
+    assert frame["bout"].sum() == s.BYTES_OUT * synthetic.haproxy_total
+
+
+def test_host_memory_is_psutils_used_in_mib(run):
+    """used_bytes / 2^20, one row per sample."""
+    frame = analysis.host_memory(run)
+
+    assert frame["used_mib"].tolist() == [700.0 + k for k in s.SAMPLES]
+    assert (frame["total_mib"] == 4096.0).all()
 
 
 def test_latency_has_one_row_per_second_and_percentile(run):

@@ -61,6 +61,43 @@ def test_gaps_of_two_collectors_at_once_stay_apart(run):
     assert len(frame) == 4
 
 
+def _every_other_sample_fails(run) -> None:
+    """The agent sampled every other sample and failed at 20, 22 and 24."""
+    failed = [20, 22, 24]
+    rows = [
+        {
+            "ts": s.T0 + k,
+            "ts_mono": 1000.0 + k,
+            "sample": k + 1,
+            "collector": "amphora_agent",
+            "error": "CollectorError",
+            "reason": REASON,
+        }
+        for k in failed
+    ]
+    pd.DataFrame(rows).to_csv(run.tables_dir / "gaps.csv", index=False)
+    for table in ("amphora_agent", "amphora_agent_net"):
+        _rewrite(run, table, lambda frame: frame[frame["ts"] < s.T0 + 20])
+
+
+def test_a_less_frequent_collectors_failures_are_one_gap(run):
+    """Samples 21, 23, 25 fail with no agent data between: one stretch."""
+    _every_other_sample_fails(run)
+
+    frame = analysis.gaps(run)
+
+    assert frame[["t", "last_t", "samples"]].to_numpy().tolist() == [[18.0, 22.0, 3]]
+
+
+def test_without_the_collectors_tables_only_consecutive_samples_join(run):
+    """Nothing tells whether the agent answered between: three gaps."""
+    _every_other_sample_fails(run)
+    for table in ("amphora_agent", "amphora_agent_net"):
+        (run.tables_dir / f"{table}.csv").unlink()
+
+    assert analysis.gaps(run)["samples"].tolist() == [1, 1, 1]
+
+
 def test_gap_count_is_unknown_for_a_run_without_the_gaps_table(run):
     """Runs older than the table say nothing about gaps: None, not 0."""
     assert analysis.gap_count(run) == len(s.AGENT_GAPS)

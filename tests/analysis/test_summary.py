@@ -72,7 +72,7 @@ def test_summary_table_names_the_run_and_versions(run):
 
     assert _value(table, "run") == run.run_id
     assert _value(table, "status") == "complete"
-    assert _value(table, "testbed") == "local"
+    assert _value(table, "testbed") == "amphora"
     assert _value(table, "haproxy version") == "2.8.5-1ubuntu3"
     assert _value(table, "locust version") == "2.31.8"
 
@@ -89,3 +89,57 @@ def test_summary_table_says_no_data_for_a_run_without_tables(run, quantity):
     table = analysis.summary_table(run)
 
     assert _value(table, quantity) == analysis.NO_DATA
+
+
+def test_summary_table_takes_nulls_in_summary_json_from_the_tables(run, synthetic):
+    """An interrupted run writes null totals: the tables' numbers show instead."""
+    recorded = json.loads((run.path / "summary.json").read_text())
+    recorded["duration_s"] = None
+    recorded["failures"] = None
+    recorded["requests"]["client"] = None
+    recorded["requests"]["haproxy"]["req_tot"] = None
+    recorded["requests"]["difference_pct"] = None
+    (run.path / "summary.json").write_text(json.dumps(recorded))
+
+    table = analysis.summary_table(run)
+
+    client, haproxy = synthetic.client_total, synthetic.haproxy_total
+    assert _value(table, "client requests") == client
+    assert _value(table, "HAProxy requests (req_tot increase)") == haproxy
+    assert _value(table, "difference (%)") == round(
+        (haproxy - client) / client * 100, 2
+    )
+    assert _value(table, "failures") == sum(s.FAILURES.values())
+    assert _value(table, "duration (s)") == 20.0
+
+
+def test_summary_table_keeps_a_recorded_zero(run):
+    """0 in summary.json is a value, not a missing one."""
+    recorded = json.loads((run.path / "summary.json").read_text())
+    recorded["failures"] = 0
+    recorded["requests"]["difference_pct"] = 0.0
+    (run.path / "summary.json").write_text(json.dumps(recorded))
+
+    table = analysis.summary_table(run)
+
+    assert _value(table, "failures") == 0
+    assert _value(table, "difference (%)") == 0.0
+
+
+def test_summary_table_adds_the_agent_and_the_heartbeat_on_an_amphora_run(run):
+    """The agent's CPU mean over the load window and the heartbeats received."""
+    table = analysis.summary_table(run)
+
+    mean = analysis.agent_cpu_mean(run)
+    assert mean is not None
+    assert _value(table, "amphora agent CPU mean (%)") == round(mean, 1)
+    assert _value(table, "heartbeats received") == len(s.SAMPLES) - 1
+
+
+def test_summary_table_of_a_local_run_has_no_amphora_rows(local_run):
+    """No agent on the bed: no row for it, rather than "no data"."""
+    table = analysis.summary_table(local_run)
+
+    assert "amphora agent CPU mean (%)" not in table.index
+    assert "heartbeats received" not in table.index
+    assert _value(table, "testbed") == "local"

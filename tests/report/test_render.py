@@ -46,6 +46,40 @@ def test_render_report_writes_one_self_contained_html(tmp_path, bare_environment
     assert (synthetic.path / "report" / "analysis.ipynb").is_file()
 
 
+def test_amphora_report_shows_the_agents_and_octavias_views(tmp_path):
+    """Both sections with their plots, the totals table and the summary rows."""
+    synthetic = write_run(tmp_path / "runs")
+
+    html = report.render_report(synthetic.path, tmp_path / "reports").read_text()
+
+    run = open_run(synthetic.path)
+    assert re.search(r"<h2[^>]*>The amphora agent's view<", html)
+    assert re.search(r"<h2[^>]*>Octavia's view \(heartbeat\)<", html)
+    alts = re.findall(r'<img alt="([^"]*)" src="data:image/png;base64,', html)
+    assert any(alt.startswith("The amphora agent's CPU") for alt in alts)
+    assert any(alt.startswith("Bytes and connections per heartbeat") for alt in alts)
+    totals = analysis.heartbeat_totals(run)
+    row = "bytes out (tx | bout)"
+    assert f"<td>{totals.loc[row, 'heartbeat']}</td>" in html
+    assert f"<td>{totals.loc[row, 'HAProxy']}</td>" in html
+    assert "<th>heartbeats received</th>" in html
+    assert "<td>OPEN (20), FULL (1)</td>" in html
+    assert "no amphora agent" not in html
+
+
+def test_local_report_says_in_one_line_that_there_was_no_agent(tmp_path):
+    """No empty amphora sections: one line instead, and no amphora rows."""
+    synthetic = write_run(tmp_path / "runs", amphora=False)
+
+    html = report.render_report(synthetic.path, tmp_path / "reports").read_text()
+
+    assert "This local bed had no amphora agent" in html
+    assert "The amphora agent's view" not in html
+    assert "Octavia's view" not in html
+    assert "heartbeats received" not in html
+    assert "amphora agent CPU mean" not in html
+
+
 def test_failed_cell_raises_report_error_naming_cell_and_notebook(
     tmp_path, monkeypatch
 ):
