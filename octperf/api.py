@@ -10,8 +10,9 @@ from pathlib import Path
 from octperf import doctor as _doctor
 from octperf import runner
 from octperf import sweep as _sweep
-from octperf.errors import ConfigError
+from octperf.errors import ConfigError, TestbedError
 from octperf.profile import Profile, load_profile
+from octperf.testbed import ProcessBed, make_bed
 from octperf.testbed._endpoints import BedState
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,38 @@ def run_step(
         profile = load_profile(profile)
     attached = BedState.load(Path(bed_state)) if bed_state else None
     outcome = runner.execute(profile, Path(data_dir), attached=attached)
+    return RunReport(outcome.run_dir, outcome.status, outcome.summary, None)
+
+
+def up(
+    profile: Profile | str | Path, workdir: str | Path = DATA_DIR / "beds"
+) -> ProcessBed:
+    """Bring a bed up and keep it up (notebooks): run on it with ``run_on``.
+
+    Take it down with ``bed.down()``; it is also taken down when the Python
+    process ends normally, since every process it started is a child.
+    """
+    if not isinstance(profile, Profile):
+        profile = load_profile(profile)
+    bed = make_bed(profile, Path(workdir) / profile.name)
+    bed.up()
+    return bed
+
+
+def run_on(
+    bed: ProcessBed,
+    profile: Profile | str | Path | None = None,
+    data_dir: Path = DATA_DIR,
+) -> RunReport:
+    """One run on a bed from ``up`` (a changed load or scenario is fine; a
+    change to what the bed renders needs a new bed)."""
+    if bed.endpoints is None:
+        raise TestbedError(f"the {bed.name} bed is not up: call octperf.api.up first")
+    chosen = profile if profile is not None else bed.profile
+    if not isinstance(chosen, Profile):
+        chosen = load_profile(chosen)
+    attached = BedState(bed.endpoints, bed.versions())
+    outcome = runner.execute(chosen, Path(data_dir), attached=attached)
     return RunReport(outcome.run_dir, outcome.status, outcome.summary, None)
 
 

@@ -271,6 +271,35 @@ def load_profile(path: str | Path) -> Profile:
         raise ConfigError(_describe(path, error)) from None
 
 
+def override(profile: Profile, values: dict[str, Any], source: str = "") -> Profile:
+    """``profile`` with fields named by dotted paths set, validated again.
+
+    ``override(p, {"load.users": 20, "scenario.object_size": "64k"})``.
+    Raises ConfigError naming a path that is no profile field.
+    """
+    data = profile.model_dump(mode="json")
+    data["sweep"] = {}
+    where = source or "override"
+    for path, value in values.items():
+        if not _set_path(data, path, value):
+            raise ConfigError(
+                f"{where}: {path} names no profile field (dotted paths such as "
+                "load.users or scenario.object_size)"
+            )
+    return profile_from_dict(data, source=where)
+
+
+def _set_path(data: dict[str, Any], path: str, value: Any) -> bool:
+    *parents, leaf = path.split(".")
+    target: Any = data
+    for key in parents:
+        target = target.get(key) if isinstance(target, dict) else None
+    if not isinstance(target, dict) or leaf not in target:
+        return False
+    target[leaf] = value
+    return True
+
+
 def profile_from_dict(data: dict, source: str = "<dict>") -> Profile:
     """Validate a profile given as a mapping (notebooks, tests)."""
     try:

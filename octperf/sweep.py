@@ -37,7 +37,7 @@ import yaml
 from octperf._atomic import write_json
 from octperf._paths import shipped
 from octperf.errors import ConfigError, ReportError, SweepError
-from octperf.profile import Profile, profile_from_dict
+from octperf.profile import Profile, override, profile_from_dict
 from octperf.testbed import make_bed
 from octperf.testbed._endpoints import BedState
 
@@ -103,11 +103,7 @@ def plan(profile: Profile, users: list[int] | None = None) -> list[Step]:
 
 def step_profile(profile: Profile, step: Step) -> Profile:
     """``profile`` with the step's fields set, validated."""
-    data = profile.model_dump(mode="json")
-    data["sweep"] = {}
-    for path, value in step.params.items():
-        _set(data, path, value, step)
-    return profile_from_dict(data, source=f"sweep step {step.index} ({step.label})")
+    return override(profile, step.params, f"sweep step {step.index} ({step.label})")
 
 
 def run_sweep(
@@ -298,24 +294,6 @@ def _step_dir(sweep_dir: Path, step: Step) -> Path:
 
 def _keeps_bed(step: Step) -> bool:
     return all(path.split(".")[0] in LOAD_SECTIONS for path in step.params)
-
-
-def _set(data: dict[str, Any], path: str, value: Any, step: Step) -> None:
-    *parents, leaf = path.split(".")
-    target = data
-    for key in parents:
-        if not isinstance(target.get(key), dict):
-            raise ConfigError(
-                f"sweep step {step.index}: {path} names no profile field "
-                "(dotted paths such as load.users or scenario.object_size)"
-            )
-        target = target[key]
-    if leaf not in target:
-        raise ConfigError(
-            f"sweep step {step.index}: {path} names no profile field "
-            "(dotted paths such as load.users or scenario.object_size)"
-        )
-    target[leaf] = value
 
 
 def _now() -> str:

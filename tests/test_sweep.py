@@ -43,7 +43,10 @@ def test_a_matrix_gives_every_combination_first_field_slowest() -> None:
 @pytest.mark.parametrize(
     ("steps", "expected"),
     [
-        ([{"load.userz": 3}], r"sweep step 1: load\.userz names no profile field"),
+        (
+            [{"load.userz": 3}],
+            r"sweep step 1 \(load\.userz=3\): load\.userz names no profile field",
+        ),
         ([{"load.users": 0}], r"sweep step 1 \(load\.users=0\).*load\.users"),
         ([], r"has no sweep"),
     ],
