@@ -303,5 +303,32 @@ def _configure_logging(verbose: bool) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+@app.command()
+def usl(
+    points: Annotated[
+        Path,
+        typer.Argument(
+            metavar="FILE.csv",
+            help="Two columns, concurrency and throughput; the header is optional.",
+        ),
+    ],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    verbose: Verbose = False,
+) -> None:
+    """Fit the Universal Scalability Law to throughput against concurrency."""
+    # Imported here: scipy takes a while to load and no other command needs it.
+    import json
+
+    from octperf.analysis.usl import fit_usl, read_points
+
+    _configure_logging(verbose)
+    with _expected_failures():
+        fit = fit_usl(*read_points(points))
+    if as_json:
+        typer.echo(json.dumps(fit.to_dict(), indent=2))
+    else:
+        out.print(fit.summary(), markup=False, highlight=False)
+
+
 if __name__ == "__main__":
     app()

@@ -38,12 +38,15 @@ from octperf.analysis._frames import (
 )
 from octperf.analysis._gaps import events, gap_count, gaps, gaps_and_events_table
 from octperf.analysis._hdr import latency_percentiles, merged_histogram
+from octperf.analysis._headroom import Headroom, highest_sustainable
 from octperf.analysis._heartbeat import (
     has_heartbeat,
     heartbeat_count,
     heartbeat_totals,
     heartbeats,
 )
+from octperf.analysis._knee import Knee, find_knee
+from octperf.analysis._little import littles_law
 from octperf.analysis._plots import (
     plot_agent_cpu,
     plot_agent_memory,
@@ -61,9 +64,23 @@ from octperf.analysis._plots import (
 )
 from octperf.analysis._summary import NO_DATA, summary_table
 from octperf.analysis._time import load_window, time_origin
+from octperf.analysis.usl import (
+    Coefficient,
+    Peak,
+    Prediction,
+    UslFit,
+    fit_usl,
+    read_points,
+)
 
 __all__ = [
     "NO_DATA",
+    "Coefficient",
+    "Headroom",
+    "Knee",
+    "Peak",
+    "Prediction",
+    "UslFit",
     "agent_cpu",
     "agent_cpu_mean",
     "agent_memory",
@@ -72,6 +89,8 @@ __all__ = [
     "connections",
     "cpu_by_role",
     "events",
+    "find_knee",
+    "fit_usl",
     "frontend_increases",
     "gap_count",
     "gaps",
@@ -84,10 +103,12 @@ __all__ = [
     "heartbeat_count",
     "heartbeat_totals",
     "heartbeats",
+    "highest_sustainable",
     "host_cpu",
     "host_memory",
     "latency",
     "latency_percentiles",
+    "littles_law",
     "load_window",
     "merged_histogram",
     "plot_agent_cpu",
@@ -102,6 +123,7 @@ __all__ = [
     "plot_queues",
     "plot_requests",
     "plot_sessions",
+    "read_points",
     "stacked_axes",
     "summary_table",
     "time_origin",
