@@ -176,6 +176,15 @@ class Collect(_Strict):
     interval_s: Annotated[float, Field(ge=0.1, le=60)] = 1.0
 
 
+class Objectives(_Strict):
+    """What a step must meet to count as sustainable (sweep reports)."""
+
+    latency_percentile: Literal["p50", "p90", "p99", "p999"] = "p99"
+    latency_ms: Annotated[float, Field(gt=0)] = 100.0
+    failure_budget: Annotated[float, Field(ge=0, lt=1)] = 0.01
+    """Largest acceptable share of failed requests (0.01 is 1 %)."""
+
+
 class Sweep(_Strict):
     """Steps of a sweep: each sets profile fields named by dotted paths.
 
@@ -209,6 +218,7 @@ class Profile(_Strict):
     amphora: AmphoraBed = AmphoraBed()
     collect: Collect = Collect()
     sweep: Sweep = Sweep()
+    objectives: Objectives = Objectives()
 
     @model_validator(mode="after")
     def _distinct_addresses(self) -> Profile:
