@@ -11,7 +11,12 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from octperf.collectors.host import CPU_FIELDS, NET_COUNTERS, NET_RATES
+from octperf.collectors._columns import (
+    CPU_FIELDS,
+    NET_COUNTERS,
+    NET_RATES,
+    cpu_percentages,
+)
 from octperf.errors import CollectorError
 
 Jiffies = dict[str, int]
@@ -77,32 +82,6 @@ def cpu_rows(
         for cpu, jiffies in after.items()
         if cpu in before
     ]
-
-
-def cpu_percentages(before: Jiffies, after: Jiffies) -> dict[str, float | None]:
-    """Each CPU_FIELDS field as a percentage of the elapsed jiffies, and ``busy``."""
-    # A counter that went backwards (a CPU replugged) counts as no time.
-    deltas = {field: max(after[field] - before.get(field, 0), 0) for field in after}
-    # Linux counts guest time inside user and nice as well (proc(5)).
-    guest = deltas.get("guest", 0) + deltas.get("guest_nice", 0)
-    elapsed = sum(deltas.values()) - guest
-
-    row: dict[str, float | None] = {}
-    for field in CPU_FIELDS:
-        known = field in deltas and elapsed > 0
-        row[field] = _percent(deltas[field], elapsed) if known else None
-    row["busy"] = _busy(row["idle"], row["iowait"])
-    return row
-
-
-def _percent(part: int, whole: int) -> float:
-    return round(min(100.0 * part / whole, 100.0), 2)
-
-
-def _busy(idle: float | None, iowait: float | None) -> float | None:
-    if idle is None:
-        return None
-    return round(max(100.0 - idle - (iowait or 0.0), 0.0), 2)
 
 
 def parse_meminfo(text: str) -> dict[str, int]:

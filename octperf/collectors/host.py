@@ -17,32 +17,16 @@ from typing import Any, NamedTuple, TypeVar
 
 import psutil
 
+from octperf.collectors._columns import NET_COUNTERS, NET_RATES, cpu_percentages
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 Rows = dict[str, list[dict[str, Any]]]
 
-CPU_FIELDS = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
 # Linux accounts CPU time in ticks of 10 ms (USER_HZ = 100): over a shorter
 # interval one tick more or less would swing a CPU's percentages wildly.
 MIN_CPU_INTERVAL_S = 0.05
-
-NET_COUNTERS = (
-    "bytes_sent",
-    "bytes_recv",
-    "packets_sent",
-    "packets_recv",
-    "errin",
-    "errout",
-    "dropin",
-    "dropout",
-)
-NET_RATES = {
-    "tx_bytes_per_s": "bytes_sent",
-    "rx_bytes_per_s": "bytes_recv",
-    "tx_packets_per_s": "packets_sent",
-    "rx_packets_per_s": "packets_recv",
-}
 
 
 class _NetReading(NamedTuple):
@@ -126,30 +110,10 @@ def _cpu_reading() -> tuple[Any, list[Any]]:
 
 
 def _cpu_row(ts: float, cpu: str, before: Any, after: Any) -> dict[str, Any]:
-    deltas = {
-        field: max(getattr(after, field) - getattr(before, field), 0.0)
-        for field in after._fields
-    }
-    # Linux counts guest time inside user and nice as well (proc(5)).
-    guest = deltas.get("guest", 0.0) + deltas.get("guest_nice", 0.0)
-    elapsed = sum(deltas.values()) - guest
-
-    row: dict[str, Any] = {"ts": ts, "cpu": cpu}
-    for field in CPU_FIELDS:
-        known = field in deltas and elapsed > 0
-        row[field] = _percent(deltas[field], elapsed) if known else None
-    row["busy"] = _busy(row["idle"], row["iowait"])
-    return row
-
-
-def _percent(part: float, whole: float) -> float:
-    return round(min(100.0 * part / whole, 100.0), 2)
-
-
-def _busy(idle: float | None, iowait: float | None) -> float | None:
-    if idle is None:
-        return None
-    return round(max(100.0 - idle - (iowait or 0.0), 0.0), 2)
+    # psutil's cpu_times are seconds, /proc/stat's jiffies: the percentages
+    # are the same, so the SSH collector's arithmetic serves both.
+    percentages = cpu_percentages(before._asdict(), after._asdict())
+    return {"ts": ts, "cpu": cpu, **percentages}
 
 
 def _memory_row(ts: float) -> dict[str, Any]:

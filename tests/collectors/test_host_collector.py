@@ -13,7 +13,7 @@ import pytest
 
 from octperf.collectors import HostCollector
 from octperf.collectors import host as host_module
-from octperf.collectors.host import CPU_FIELDS, NET_COUNTERS, NET_RATES
+from octperf.collectors._columns import CPU_FIELDS, NET_COUNTERS, NET_RATES
 
 LOOPBACK_BYTES = 64 * 1024 * 1024
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from octperf.collectors._columns import CPU_FIELDS, NET_COUNTERS, NET_RATES
 from octperf.collectors._proc import (
     NetReading,
     cpu_percentages,
@@ -15,7 +16,6 @@ from octperf.collectors._proc import (
     parse_net_dev,
     parse_proc_stat,
 )
-from octperf.collectors.host import CPU_FIELDS, NET_COUNTERS, NET_RATES
 from octperf.collectors.ssh import split_sections
 from octperf.errors import CollectorError
 

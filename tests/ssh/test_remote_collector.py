@@ -13,7 +13,7 @@ import psutil
 import pytest
 
 from octperf.collectors import Sampler, frontend_counter
-from octperf.collectors.host import CPU_FIELDS, NET_RATES
+from octperf.collectors._columns import CPU_FIELDS, NET_RATES
 from octperf.collectors.ssh import RemoteCollector
 from octperf.errors import CollectorError
 from octperf.store import create_run
