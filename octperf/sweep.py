@@ -8,6 +8,7 @@ that was killed can resume where it stopped::
         steps/NN/profile.yaml       the step's whole profile
         steps/NN/experiment.ipynb   the executed notebook (kept on failure)
         steps/NN/runs/<run>/        the step's run directory
+        bed/, logs/         the shared bed's configurations and process output
         private/bed.json    how steps attach to the bed (0600, holds a key)
 
 The bed comes up once and stays up across steps, unless a step changes
@@ -191,7 +192,7 @@ def _bed_for(sweep_dir: Path, base: Profile, shared: bool) -> Iterator[Path | No
     if not shared:
         yield None
         return
-    bed = make_bed(base, sweep_dir / "bed")
+    bed = make_bed(base, sweep_dir)
     state_file = sweep_dir / "private" / "bed.json"
     with bed as endpoints:
         BedState(endpoints, bed.versions()).save(state_file)
