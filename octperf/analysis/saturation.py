@@ -31,11 +31,49 @@ class Saturation:
     problems: tuple[str, ...]
 
     def curve(self, points: int = 200) -> pd.DataFrame:
-        """The fitted throughput from one user to twice the largest step."""
+        """Fitted throughput and its 95 % band, one user to twice the largest step."""
         if self.fit is None:
-            return pd.DataFrame(columns=["users", "throughput"])
+            return pd.DataFrame(columns=["users", "throughput", "low", "high"])
         users = np.linspace(1, 2 * max(self.fit.concurrency), points)
-        return pd.DataFrame({"users": users, "throughput": self.fit.curve(users)})
+        low, high = self.fit.band(users)
+        return pd.DataFrame(
+            {
+                "users": users,
+                "throughput": self.fit.curve(users),
+                "low": low,
+                "high": high,
+            }
+        )
+
+    def residuals(self) -> pd.DataFrame:
+        """Measured minus fitted throughput per step, absolute and relative."""
+        if self.fit is None:
+            return pd.DataFrame(columns=["users", "residual", "relative"])
+        users = np.asarray(self.fit.concurrency)
+        measured = np.asarray(self.fit.throughput)
+        fitted = self.fit.curve(users)
+        return pd.DataFrame(
+            {
+                "users": users,
+                "residual": measured - fitted,
+                "relative": (measured - fitted) / fitted,
+            }
+        )
+
+    def headline(self) -> str:
+        """The headroom answer in one sentence, for the top of the report."""
+        if self.headroom is None:
+            return "No headroom answer: " + "; ".join(self.problems)
+        return self.headroom.sentence()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fit, the knee and the headroom as JSON-ready values."""
+        return {
+            "fit": self.fit.to_dict() if self.fit else None,
+            "knee": self.knee.to_dict() if self.knee else None,
+            "headroom": self.headroom.to_dict() if self.headroom else None,
+            "problems": list(self.problems),
+        }
 
     def table(self) -> pd.DataFrame:
         """The findings as rows of (quantity, value) for the report."""

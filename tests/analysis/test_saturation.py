@@ -34,7 +34,13 @@ def test_enough_steps_give_the_fit_knee_and_headroom() -> None:
     assert found.headroom is not None
     assert not found.little["deficit"].any()
     assert "peak N* (continuous)" in found.table().index
-    assert found.curve()["throughput"].max() <= found.fit.peak.x + 1e-6
+    curve = found.curve()
+    assert curve["throughput"].max() <= found.fit.peak.x + 1e-6
+    assert (curve["low"] <= curve["throughput"]).all()
+    assert (curve["throughput"] <= curve["high"]).all()
+    assert found.residuals()["relative"].abs().max() < 1e-3
+    assert found.headline() == found.headroom.sentence()
+    assert found.to_dict()["fit"]["sigma"]["value"] == found.fit.sigma.value
 
 
 def test_three_steps_keep_the_reason_instead_of_a_fit() -> None:
