@@ -277,6 +277,7 @@ class _LoadProgress:
 def _expected_failures() -> Iterator[None]:
     """Turn OctperfError into one line and exit 1, Ctrl-C into exit 130."""
     signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
     try:
         yield
     except OctperfError as error:
@@ -284,13 +285,24 @@ def _expected_failures() -> Iterator[None]:
         console.print(message, highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
     except KeyboardInterrupt:
-        console.print("octperf: interrupted; the run was stopped and kept")
+        console.print(
+            "octperf: interrupted; what was collected is kept (the last log "
+            "line says where; a sweep resumes with --resume DIR)"
+        )
         raise typer.Exit(130) from None
 
 
 def _interrupt(signum: int, frame: object) -> NoReturn:
-    # SIGTERM takes the same path as Ctrl-C: stop the load, flush, bed down.
+    # The first Ctrl-C or SIGTERM stops the run the way Ctrl-C does; later
+    # ones must not cut its teardown short, or namespaces, routes and
+    # processes would stay behind.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _already_stopping)
     raise KeyboardInterrupt
+
+
+def _already_stopping(signum: int, frame: object) -> None:
+    console.print("octperf: already stopping; letting the teardown finish")
 
 
 def _configure_logging(verbose: bool) -> None:

@@ -89,7 +89,7 @@ def test_nothing_is_left_running_after_a_run(finished) -> None:
 
 
 def test_ctrl_c_stops_the_run_keeps_it_and_leaves_nothing(tmp_path: Path) -> None:
-    """SIGINT mid-load: exit 130, run incomplete, every process gone."""
+    """SIGINT twice mid-load: exit 130, run incomplete, every process gone."""
     profile = tmp_path / "p.yaml"
     profile.write_text(
         "name: interrupted\nload: {users: 5, spawn_rate: 5, duration_s: 60}\n"
@@ -108,6 +108,10 @@ def test_ctrl_c_stops_the_run_keeps_it_and_leaves_nothing(tmp_path: Path) -> Non
     try:
         run_dir = _wait_for_load(tmp_path / "data")
         child.send_signal(signal.SIGINT)
+        # An impatient second Ctrl-C must not cut the teardown short.
+        time.sleep(0.5)
+        if child.poll() is None:
+            child.send_signal(signal.SIGINT)
         _, stderr = child.communicate(timeout=60)
     finally:
         if child.poll() is None:
