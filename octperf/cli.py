@@ -33,6 +33,7 @@ from octperf.doctor import ready
 from octperf.errors import ConfigError, OctperfError
 from octperf.profile import Profile, load_profile, profile_from_dict
 from octperf.sweep import Step
+from octperf.testbed import _leftovers
 
 app = typer.Typer(
     add_completion=False,
@@ -143,6 +144,27 @@ def _user_list(text: str | None) -> list[int] | None:
     if not values or min(values) < 1:
         raise ConfigError(f"--users {text!r}: every value must be at least 1")
     return values
+
+
+@app.command()
+def down(
+    force: Annotated[
+        bool, typer.Option("--force", help="Clean up after runs whose octperf died.")
+    ] = False,
+    data_dir: DataDir = api.DATA_DIR,
+    verbose: Verbose = False,
+) -> None:
+    """Remove what crashed runs left: processes, namespaces, routes."""
+    _configure_logging(verbose)
+    if not force:
+        out.print("octperf down cleans up after crashed runs: give --force")
+        raise typer.Exit(1)
+    runs = _leftovers.leftovers(data_dir)
+    if not runs:
+        out.print(f"nothing to clean under {data_dir}")
+    for run_dir in runs:
+        for action in _leftovers.clean(run_dir):
+            out.print(f"{run_dir.name}: {action}")
 
 
 @app.command()

@@ -70,7 +70,7 @@ class AmphoraBed(ProcessBed):
             names = ", ".join(sorted(taken))
             raise TestbedError(
                 f"network namespaces {names} already exist, perhaps left by a "
-                "crashed run: run 'octperf down --force' or remove them with "
+                "crashed run: run 'octperf down --force', or remove them with "
                 "'ip netns delete NAME' once nothing uses them"
             )
 
