@@ -29,7 +29,7 @@ from octperf.collectors import (
     StatsSocket,
     frontend_counter,
 )
-from octperf.collectors._throttle import Throttled
+from octperf.collectors._throttle import InBackground
 from octperf.collectors.amphora import AmphoraAPI, AmphoraCollector
 from octperf.collectors.heartbeat import HeartbeatReceiver
 from octperf.errors import LoadError
@@ -202,7 +202,9 @@ def _amphora_collectors(
         api = AmphoraAPI(
             agent.url, agent.client_cert, agent.client_key, agent.server_ca
         )
-        found.append(Throttled(AmphoraCollector(api), AGENT_INTERVAL_S))
+        agent_collector = InBackground(AmphoraCollector(api), AGENT_INTERVAL_S)
+        stack.callback(agent_collector.close)
+        found.append(agent_collector)
     if endpoints.heartbeat is not None:
         beat = endpoints.heartbeat
         receiver = HeartbeatReceiver(beat.host, beat.port, beat.key)
