@@ -79,7 +79,7 @@ def test_a_six_step_sweep_finishes_with_its_report(tmp_path: Path) -> None:
     assert len({_bed_of(run) for run in result.run_dirs}) == 1
     assert_gone(bed_pids)
     html = result.report.read_text(encoding="utf-8")
-    assert html.count("data:image/png;base64") >= 5  # fit, latency x2, residuals
+    assert html.count("data:image/png;base64") >= 4  # fit, latency x2, residuals
     assert "<script src" not in html
     analysis = json.loads((result.sweep_dir / "analysis.json").read_text())
     assert analysis["fit"]["lambda"]["value"] > 0
