@@ -63,11 +63,18 @@ def _down(tmp_path: Path) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.fixture(autouse=True)
+def _always_down(tmp_path: Path):
+    """Whatever a test asserts, what it left is cleaned up after it."""
+    yield
+    _down(tmp_path)
+
+
 def test_down_force_stops_what_a_killed_local_run_left(tmp_path: Path) -> None:
     """HAProxy, nginx and Locust outlive a SIGKILLed octperf; down --force ends them."""
     run_dir = _killed_run(tmp_path, "local")
     pids = _recorded_pids(run_dir)
-    assert len(pids) >= 6
+    assert len(pids) >= 6  # HAProxy, three nginx members, Locust master, a worker
 
     done = _down(tmp_path)
 
@@ -101,6 +108,8 @@ def test_down_force_removes_a_killed_amphora_beds_namespaces(tmp_path: Path) -> 
     ).stdout
     assert "203.0.113.0/24" not in routes and "198.51.100.0/24" not in routes
     assert_gone(pids)
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["status"] == "incomplete"
 
 
 def _recorded_pids(run_dir: Path) -> list[int]:
