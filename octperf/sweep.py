@@ -9,6 +9,7 @@ that was killed can resume where it stopped::
         steps/NN/experiment.ipynb   the executed notebook (kept on failure)
         steps/NN/runs/<run>/        the step's run directory
         bed/, logs/         the shared bed's configurations and process output
+        analysis.json       the fit, knee and headroom (written by the report)
         private/bed.json    how steps attach to the bed (0600, holds a key)
 
 The bed comes up once and stays up across steps, unless a step changes

@@ -83,7 +83,7 @@ def test_a_six_step_sweep_finishes_with_its_report(tmp_path: Path) -> None:
     assert "<script src" not in html
     analysis = json.loads((result.sweep_dir / "analysis.json").read_text())
     assert analysis["fit"]["lambda"]["value"] > 0
-    assert set(analysis) == {"fit", "knee", "headroom", "problems"}
+    assert set(analysis) == {"format_version", "fit", "knee", "headroom", "problems"}
 
 
 @pytest.mark.slow

@@ -67,8 +67,12 @@ class Saturation:
         return self.headroom.sentence()
 
     def to_dict(self) -> dict[str, Any]:
-        """The fit, the knee and the headroom as JSON-ready values."""
+        """The fit, the knee and the headroom as JSON-ready values.
+
+        Written as a sweep's ``analysis.json``; format history: 1, the first.
+        """
         return {
+            "format_version": 1,
             "fit": self.fit.to_dict() if self.fit else None,
             "knee": self.knee.to_dict() if self.knee else None,
             "headroom": self.headroom.to_dict() if self.headroom else None,
