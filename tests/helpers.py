@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import psutil
 
@@ -36,3 +37,14 @@ def _alive(pid: int) -> bool:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
+
+
+def wait_for_locust_rows(data: Path, rows: int, timeout_s: float = 90) -> Path:
+    """The run directory under ``data``, once Locust has written ``rows`` rows."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for table in data.glob("runs/*/tables/locust.csv"):
+            if len(table.read_text().splitlines()) > rows:
+                return table.parent.parent
+        time.sleep(0.2)
+    raise AssertionError(f"no Locust rows appeared under {data}")

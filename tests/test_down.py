@@ -6,13 +6,12 @@ import json
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from tests.agent.conftest import skip_reason
-from tests.helpers import assert_gone
+from tests.helpers import assert_gone, wait_for_locust_rows
 
 pytestmark = pytest.mark.slow
 
@@ -38,7 +37,7 @@ def _killed_run(tmp_path: Path, testbed: str) -> Path:
     ]
     child = subprocess.Popen(command, stderr=subprocess.DEVNULL)
     try:
-        run_dir = _wait_for_locust(tmp_path / "data")
+        run_dir = wait_for_locust_rows(tmp_path / "data", 2)
     finally:
         child.send_signal(signal.SIGKILL)
         child.wait()
@@ -116,13 +115,3 @@ def _recorded_pids(run_dir: Path) -> list[int]:
     manifest = json.loads((run_dir / "manifest.json").read_text())
     pids = [p["pid"] for p in manifest["bed"]["processes"]]
     return pids + [p["pid"] for p in manifest["load"]["processes"]]
-
-
-def _wait_for_locust(data: Path) -> Path:
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        for table in data.glob("runs/*/tables/locust.csv"):
-            if len(table.read_text().splitlines()) > 2:
-                return table.parent.parent
-        time.sleep(0.2)
-    raise AssertionError(f"no Locust rows appeared under {data}")

@@ -26,7 +26,7 @@ def test_the_demo_profile_loads_with_its_documented_values() -> None:
         ("name: x\nload: {userz: 3}\n", r"load\.userz: unknown key"),
         ("name: x\nload: {users: 0}\n", r"load\.users: .*greater than or equal to 1"),
         ("name: x\nscenario: {object_size: 2k}\n", r"scenario\.object_size"),
-        ("name: x\nlocal: {vip: 10.1.2.3}\n", r"local\.vip: .*not in 127\.0\.0\.0/8"),
+        ("name: x\nlocal: {vip: 192.0.2.3}\n", r"local\.vip: .*not in 127\.0\.0\.0/8"),
         ("load: {users: 3}\n", r"name: Field required"),
         ("name: [unclosed\n", r"not valid YAML"),
     ],

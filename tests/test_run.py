@@ -7,7 +7,6 @@ independent parts counted.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -18,7 +17,7 @@ import pytest
 
 from octperf import api
 from octperf.store import open_run
-from tests.helpers import assert_gone, small_profile
+from tests.helpers import assert_gone, small_profile, wait_for_locust_rows
 
 pytestmark = pytest.mark.slow
 
@@ -106,7 +105,7 @@ def test_ctrl_c_stops_the_run_keeps_it_and_leaves_nothing(tmp_path: Path) -> Non
     ]
     child = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
     try:
-        run_dir = _wait_for_load(tmp_path / "data")
+        run_dir = wait_for_locust_rows(tmp_path / "data", 3)
         child.send_signal(signal.SIGINT)
         # An impatient second Ctrl-C must not cut the teardown short.
         time.sleep(0.5)
@@ -130,14 +129,3 @@ def test_ctrl_c_stops_the_run_keeps_it_and_leaves_nothing(tmp_path: Path) -> Non
     requests = json.loads((run_dir / "summary.json").read_text())["requests"]
     assert requests["client"]["total"] == locust_rows
     assert abs(requests["haproxy"]["req_tot"] - locust_rows) <= 0.01 * locust_rows
-
-
-def _wait_for_load(data: Path) -> Path:
-    """The run directory, once Locust has written a few seconds of rows."""
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        for table in data.glob("runs/*/tables/locust.csv"):
-            if len(table.read_text().splitlines()) > 3:
-                return table.parent.parent
-        time.sleep(0.2)
-    raise AssertionError(f"no Locust rows appeared under {data} (pid {os.getpid()})")
